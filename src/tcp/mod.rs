@@ -1,1 +1,5 @@
-//! placeholder
+//! TCP: owns the connection table, per-direction reassembly and sequence-number arithmetic.
+
+mod seq;
+
+pub use seq::SeqNum;
