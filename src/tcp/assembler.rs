@@ -78,7 +78,7 @@ impl Piece {
 ///
 /// Positions inside the assembler are 64-bit stream offsets (0 = first byte of the stream), so
 /// they never wrap; a sequence number is turned into an offset once, by its wrapping distance
-/// from the next expected byte (see [`Assembler::offset_of`]).
+/// from the next expected byte (`offset_of`).
 ///
 /// Invariant (holds between calls):
 /// - every offset below `delivered` has been handed on exactly once, as data or gap, in order;
@@ -366,7 +366,7 @@ impl Assembler {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -601,7 +601,7 @@ mod tests {
 
     /// Cuts `len` bytes into consecutive pieces plus random extra ones (overlaps, duplicates),
     /// all as (offset, len), in a seeded random order.
-    fn segments(
+    pub(in crate::tcp) fn segments(
         len: usize,
         sizes: &[usize],
         extra: &[(usize, usize)],
