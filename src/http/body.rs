@@ -11,7 +11,9 @@ pub(crate) enum Body {
     Length(u64),
     Chunked(Chunked),
     /// Until the end of the stream (responses only). `gapped` once a gap has been reported.
-    UntilClose { gapped: bool },
+    UntilClose {
+        gapped: bool,
+    },
 }
 
 /// What feeding a body slice gave.

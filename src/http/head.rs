@@ -214,8 +214,9 @@ mod tests {
 
     #[test]
     fn response_and_lenient_fallback() {
-        let (h, lenient) =
-            parse_response(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade : websocket\r\nA: b\r\n  c\r\n\r\n");
+        let (h, lenient) = parse_response(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade : websocket\r\nA: b\r\n  c\r\n\r\n",
+        );
         assert!(lenient);
         assert_eq!((h.version, h.status), (1, 101));
         assert_eq!(h.reason, "Switching Protocols");

@@ -127,7 +127,9 @@ impl HeadScan {
             (Kind::Response, Start) if b == VERSION[0] => Version(1),
             (_, Start) => return Step::Fail,
             (_, Method) if b == b' ' => Target(0),
-            (_, Method) if b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_' => {
+            (_, Method)
+                if b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_' =>
+            {
                 Method
             }
             (_, Target(n)) if b == b' ' && n > 0 => Version(0),
@@ -190,7 +192,10 @@ mod tests {
     #[test]
     fn status_lines() {
         let k = Kind::Response;
-        assert_eq!(whole(k, b"HTTP/1.1 101 Switching\r\n", true), Scan::Found(24));
+        assert_eq!(
+            whole(k, b"HTTP/1.1 101 Switching\r\n", true),
+            Scan::Found(24)
+        );
         assert_eq!(whole(k, b"HTTP/1.0 200\n", true), Scan::Found(13));
         assert_eq!(whole(k, b"HTTP/1.1 20x OK\r\n", true), Scan::Fail(12));
         assert_eq!(whole(k, b"HTTP/2 200\r\n", true), Scan::Fail(6));
