@@ -1,1 +1,47 @@
-//! placeholder
+//! WebSocket (RFC 6455) pieces the diagnosis needs: the handshake's accept-key check.
+//! Frame parsing after a 101 belongs here too when sessions are analysed.
+
+use base64::Engine;
+use sha1::{Digest, Sha1};
+
+/// The GUID RFC 6455 section 1.3 appends to the client's key.
+const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The `Sec-WebSocket-Accept` value a server must send for `key`.
+pub fn accept_for(key: &[u8]) -> String {
+    let mut h = Sha1::new();
+    h.update(trim(key));
+    h.update(GUID.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(h.finalize())
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6455_example() {
+        // RFC 6455 section 1.3.
+        assert_eq!(
+            accept_for(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        assert_eq!(
+            accept_for(b"  dGhlIHNhbXBsZSBub25jZQ== "),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        assert_ne!(accept_for(b"x"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    }
+}

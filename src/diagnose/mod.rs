@@ -1,0 +1,620 @@
+//! Diagnosis: turns HTTP messages into WebSocket handshake findings. Pure: it sees HTTP events
+//! with their connection and packet, never bytes or files, and hands finished [`Handshake`]s
+//! (verdict, problems, evidence, fix) and counts to `report`.
+//!
+//! A request is a handshake attempt when it carries `Upgrade: websocket` or any
+//! `Sec-WebSocket-Key` / `Sec-WebSocket-Version` header: nginx forwards those even when it drops
+//! `Upgrade`, so a stripped handshake is still recognisable on the upstream hop.
+
+mod fix;
+pub mod redact;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use serde::Serialize;
+
+use crate::common::{PacketRef, Timestamp, Warning};
+use crate::http::{HttpEvent, RequestHead, ResponseHead};
+use crate::tcp::{ConnId, ConnInfo};
+
+pub use fix::{fixes_for, Fix};
+
+/// What went wrong with one handshake. The names are stable: scripts rely on them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Problem {
+    /// The upstream request line is HTTP/1.0.
+    Http10Downgrade,
+    /// Handshake evidence but no `Upgrade: websocket`.
+    UpgradeStripped,
+    /// `Connection` missing or without the `upgrade` token.
+    ConnectionNotUpgrade,
+    /// An intact handshake answered with a status other than 101.
+    BackendRejected,
+    /// A 101 whose `Sec-WebSocket-Accept` does not match the key.
+    BadAccept,
+    /// No response before the connection or the capture ended.
+    NoResponse,
+}
+
+impl Problem {
+    pub fn code(self) -> &'static str {
+        match self {
+            Problem::Http10Downgrade => "http10_downgrade",
+            Problem::UpgradeStripped => "upgrade_stripped",
+            Problem::ConnectionNotUpgrade => "connection_not_upgrade",
+            Problem::BackendRejected => "backend_rejected",
+            Problem::BadAccept => "bad_accept",
+            Problem::NoResponse => "no_response",
+        }
+    }
+    /// Problems the proxy causes by how it forwards the request.
+    pub fn is_proxy_damage(self) -> bool {
+        matches!(
+            self,
+            Problem::Http10Downgrade | Problem::UpgradeStripped | Problem::ConnectionNotUpgrade
+        )
+    }
+}
+
+/// The overall judgement of one handshake.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// 101 with a valid accept and no problems.
+    Ok,
+    /// The proxy damaged the handshake.
+    Broken,
+    /// The backend refused an intact handshake, or answered it wrongly.
+    Rejected,
+    /// No response, or the handshake's bytes were not all captured.
+    Incomplete,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 4] = [
+        Verdict::Ok,
+        Verdict::Broken,
+        Verdict::Rejected,
+        Verdict::Incomplete,
+    ];
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Broken => "broken",
+            Verdict::Rejected => "rejected",
+            Verdict::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// The request as the backend received it, reduced to what the diagnosis needs. Secrets are
+/// already redacted here.
+#[derive(Clone, Debug, Serialize)]
+pub struct RequestSummary {
+    pub method: String,
+    pub target: String,
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    pub version: String,
+    pub host: Option<String>,
+    pub upgrade: Option<String>,
+    pub connection: Option<String>,
+    pub sec_websocket_key_present: bool,
+    pub sec_websocket_version: Option<String>,
+    pub origin: Option<String>,
+    /// False when a gap in the capture cut the request head: nothing is claimed about the
+    /// headers that were not seen.
+    pub head_complete: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ResponseSummary {
+    pub status: u16,
+    pub reason: String,
+    /// Whether `Sec-WebSocket-Accept` matched the key (only for a 101 to a request with a key).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accept_valid: Option<bool>,
+}
+
+/// One WebSocket handshake attempt and its judgement.
+#[derive(Clone, Debug, Serialize)]
+pub struct Handshake {
+    /// When the request was captured.
+    pub ts: Timestamp,
+    pub connection: u64,
+    /// 1-based position of this request among the requests on its connection.
+    pub request_on_connection: u64,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub request: RequestSummary,
+    pub response: Option<ResponseSummary>,
+    pub request_packet: u64,
+    pub response_packet: Option<u64>,
+    /// Seconds from request to response.
+    pub response_delay: Option<f64>,
+    pub verdict: Verdict,
+    pub problems: Vec<Problem>,
+    /// What the bytes showed, one sentence each.
+    pub evidence: Vec<String>,
+    /// What to change, one entry per problem that has a cure.
+    pub fix: Vec<Fix>,
+}
+
+/// Counts over the whole input.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Counts {
+    pub http_requests: u64,
+    pub http_responses: u64,
+    pub handshakes: u64,
+    pub by_verdict: BTreeMap<&'static str, u64>,
+    /// Request heads cut by a gap in the capture, whatever they were.
+    pub requests_not_captured_whole: u64,
+}
+
+/// Options of the diagnosis.
+#[derive(Clone, Debug, Default)]
+pub struct DiagnoseConfig {
+    /// Show secrets (cookies, tokens) instead of `<redacted>`.
+    pub no_redact: bool,
+    /// Also keep plain (non-handshake) requests, for `--all`.
+    pub keep_plain: bool,
+}
+
+/// A plain request kept for `--all`.
+#[derive(Clone, Debug, Serialize)]
+pub struct PlainRequest {
+    pub ts: Timestamp,
+    pub connection: u64,
+    pub request_packet: u64,
+    pub method: String,
+    pub target: String,
+    pub version: String,
+    pub status: Option<u16>,
+}
+
+/// A request waiting for its response.
+struct Pending {
+    index: u64,
+    at: PacketRef,
+    kind: PendingKind,
+}
+
+enum PendingKind {
+    Handshake(Box<Handshake>, Option<Vec<u8>>),
+    Plain(Option<PlainRequest>),
+}
+
+/// The diagnosis of a whole input: feed it HTTP events, take the findings at the end.
+#[derive(Default)]
+pub struct Diagnoser {
+    config: DiagnoseConfig,
+    pending: HashMap<ConnId, VecDeque<Pending>>,
+    done: Vec<Handshake>,
+    plain: Vec<PlainRequest>,
+    counts: Counts,
+    warnings: Vec<Warning>,
+}
+
+impl Diagnoser {
+    pub fn new(config: DiagnoseConfig) -> Diagnoser {
+        Diagnoser {
+            config,
+            ..Diagnoser::default()
+        }
+    }
+
+    /// One HTTP event on connection `conn`, delivered while packet `at` was processed.
+    pub fn http_event(&mut self, conn: &ConnInfo, at: PacketRef, ev: &HttpEvent<'_>) {
+        match ev {
+            HttpEvent::Request { index, head } => self.request(conn, at, *index, head),
+            HttpEvent::Response {
+                index: Some(index),
+                head,
+            } => self.response(conn, at, *index, head),
+            // A response whose request cannot be known (after a desync) is counted, not paired.
+            HttpEvent::Response { index: None, .. } => self.counts.http_responses += 1,
+            HttpEvent::Lost {
+                dir: crate::common::Direction::ToServer,
+                index,
+                partial,
+            } => self.lost_request(conn, at, *index, partial),
+            HttpEvent::Anomaly { code, detail, .. } => self.warnings.push(Warning {
+                packet: Some(at.number),
+                code,
+                message: format!("connection {}: {detail}", conn.id.0),
+            }),
+            _ => {}
+        }
+    }
+
+    /// The connection ended: whatever still waits for a response got none.
+    pub fn connection_closed(&mut self, conn: &ConnInfo) {
+        if let Some(queue) = self.pending.remove(&conn.id) {
+            for p in queue {
+                self.finish(p, None, None);
+            }
+        }
+    }
+
+    /// Everything found, handshakes in capture order.
+    pub fn finish_all(mut self) -> Findings {
+        let ids: Vec<ConnId> = self.pending.keys().copied().collect();
+        for id in ids {
+            if let Some(queue) = self.pending.remove(&id) {
+                for p in queue {
+                    self.finish(p, None, None);
+                }
+            }
+        }
+        self.done.sort_by_key(|h| h.request_packet);
+        self.plain.sort_by_key(|p| p.request_packet);
+        Findings {
+            handshakes: self.done,
+            plain: self.plain,
+            counts: self.counts,
+            warnings: self.warnings,
+        }
+    }
+
+    /// Handshakes whose verdict became known since the last call (for live output).
+    pub fn take_finished(&mut self) -> std::vec::Drain<'_, Handshake> {
+        self.done.drain(..)
+    }
+
+    fn request(&mut self, conn: &ConnInfo, at: PacketRef, index: u64, head: &RequestHead) {
+        self.counts.http_requests += 1;
+        let kind = if is_handshake(head) {
+            let key = head.header("sec-websocket-key").map(|k| k.to_vec());
+            let hs = Handshake {
+                ts: at.ts,
+                connection: conn.id.0,
+                request_on_connection: index + 1,
+                client: conn.client,
+                server: conn.server,
+                request: summarize(head, !self.config.no_redact),
+                response: None,
+                request_packet: at.number,
+                response_packet: None,
+                response_delay: None,
+                verdict: Verdict::Incomplete,
+                problems: Vec::new(),
+                evidence: Vec::new(),
+                fix: Vec::new(),
+            };
+            PendingKind::Handshake(Box::new(hs), key)
+        } else {
+            PendingKind::Plain(self.config.keep_plain.then(|| PlainRequest {
+                ts: at.ts,
+                connection: conn.id.0,
+                request_packet: at.number,
+                method: head.method.clone(),
+                target: redact::target(&head.target, !self.config.no_redact),
+                version: version_name(head.version),
+                status: None,
+            }))
+        };
+        self.pending
+            .entry(conn.id)
+            .or_default()
+            .push_back(Pending { index, at, kind });
+    }
+
+    fn lost_request(&mut self, conn: &ConnInfo, at: PacketRef, index: Option<u64>, partial: &[u8]) {
+        self.counts.requests_not_captured_whole += 1;
+        let lower = partial.to_ascii_lowercase();
+        let evidence =
+            contains(&lower, b"sec-websocket-") || contains(&lower, b"upgrade: websocket");
+        let index = index.unwrap_or(u64::MAX);
+        if !evidence {
+            // Might have been anything: keep its place in the pairing queue, claim nothing.
+            self.pending.entry(conn.id).or_default().push_back(Pending {
+                index,
+                at,
+                kind: PendingKind::Plain(None),
+            });
+            return;
+        }
+        self.counts.http_requests += 1;
+        let line_end = partial
+            .iter()
+            .position(|&b| b == b'\r' || b == b'\n')
+            .unwrap_or(partial.len());
+        let line = String::from_utf8_lossy(&partial[..line_end]).into_owned();
+        let mut parts = line.splitn(3, ' ');
+        let method = parts.next().unwrap_or("").to_string();
+        let target = redact::target(parts.next().unwrap_or(""), !self.config.no_redact);
+        let version = parts.next().unwrap_or("").to_string();
+        let hs = Handshake {
+            ts: at.ts,
+            connection: conn.id.0,
+            request_on_connection: index.saturating_add(1),
+            client: conn.client,
+            server: conn.server,
+            request: RequestSummary {
+                method,
+                target,
+                version,
+                host: None,
+                upgrade: None,
+                connection: None,
+                sec_websocket_key_present: contains(&lower, b"sec-websocket-key"),
+                sec_websocket_version: None,
+                origin: None,
+                head_complete: false,
+            },
+            response: None,
+            request_packet: at.number,
+            response_packet: None,
+            response_delay: None,
+            verdict: Verdict::Incomplete,
+            problems: Vec::new(),
+            evidence: Vec::new(),
+            fix: Vec::new(),
+        };
+        self.pending.entry(conn.id).or_default().push_back(Pending {
+            index,
+            at,
+            kind: PendingKind::Handshake(Box::new(hs), None),
+        });
+    }
+
+    fn response(&mut self, conn: &ConnInfo, at: PacketRef, index: u64, head: &ResponseHead) {
+        self.counts.http_responses += 1;
+        let Some(queue) = self.pending.get_mut(&conn.id) else {
+            return;
+        };
+        // Requests before `index` that never got an answer are done without one.
+        let mut unanswered = Vec::new();
+        while queue.front().is_some_and(|p| p.index < index) {
+            unanswered.extend(queue.pop_front());
+        }
+        let answered = if queue.front().is_some_and(|p| p.index == index) {
+            queue.pop_front()
+        } else {
+            None
+        };
+        if queue.is_empty() {
+            self.pending.remove(&conn.id);
+        }
+        for p in unanswered {
+            self.finish(p, None, None);
+        }
+        if let Some(p) = answered {
+            self.finish(p, Some(head), Some(at));
+        }
+    }
+
+    fn finish(&mut self, p: Pending, resp: Option<&ResponseHead>, at: Option<PacketRef>) {
+        match p.kind {
+            PendingKind::Plain(Some(mut plain)) => {
+                plain.status = resp.map(|r| r.status);
+                self.plain.push(plain);
+            }
+            PendingKind::Plain(None) => {}
+            PendingKind::Handshake(mut hs, key) => {
+                if let (Some(resp), Some(at)) = (resp, at) {
+                    hs.response_packet = Some(at.number);
+                    hs.response_delay = Some((at.ts.0 - p.at.ts.0) as f64 / 1e9);
+                    let accept_valid = match (resp.status, &key) {
+                        (101, Some(key)) => Some(
+                            resp.header("sec-websocket-accept")
+                                .is_some_and(|a| trim(a) == crate::ws::accept_for(key).as_bytes()),
+                        ),
+                        _ => None,
+                    };
+                    hs.response = Some(ResponseSummary {
+                        status: resp.status,
+                        reason: resp.reason.clone(),
+                        accept_valid,
+                    });
+                    judge(&mut hs, resp, key.as_deref());
+                } else {
+                    judge_unanswered(&mut hs);
+                }
+                self.counts.handshakes += 1;
+                *self.counts.by_verdict.entry(hs.verdict.name()).or_default() += 1;
+                self.done.push(*hs);
+            }
+        }
+    }
+}
+
+/// What the diagnosis found in a whole input.
+pub struct Findings {
+    pub handshakes: Vec<Handshake>,
+    pub plain: Vec<PlainRequest>,
+    pub counts: Counts,
+    pub warnings: Vec<Warning>,
+}
+
+/// Is this request a WebSocket handshake attempt?
+pub fn is_handshake(head: &RequestHead) -> bool {
+    head.has_token("upgrade", "websocket")
+        || head.header("sec-websocket-key").is_some()
+        || head.header("sec-websocket-version").is_some()
+}
+
+fn summarize(head: &RequestHead, redact: bool) -> RequestSummary {
+    let text = |name: &str| {
+        head.header(name)
+            .map(|v| String::from_utf8_lossy(v).trim().to_string())
+    };
+    RequestSummary {
+        method: head.method.clone(),
+        target: redact::target(&head.target, redact),
+        version: version_name(head.version),
+        host: text("host"),
+        upgrade: text("upgrade"),
+        connection: text("connection"),
+        sec_websocket_key_present: head.header("sec-websocket-key").is_some(),
+        sec_websocket_version: text("sec-websocket-version"),
+        origin: text("origin"),
+        head_complete: true,
+    }
+}
+
+fn version_name(v: u8) -> String {
+    format!("HTTP/1.{v}")
+}
+
+/// Problems visible in the request alone: what the proxy did to it.
+fn request_problems(hs: &Handshake, upgrade_ok: bool, connection_ok: bool) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if !hs.request.head_complete {
+        return problems;
+    }
+    if hs.request.version == "HTTP/1.0" {
+        problems.push(Problem::Http10Downgrade);
+    }
+    if !upgrade_ok {
+        problems.push(Problem::UpgradeStripped);
+    }
+    if !connection_ok {
+        problems.push(Problem::ConnectionNotUpgrade);
+    }
+    problems
+}
+
+fn judge(hs: &mut Handshake, resp: &ResponseHead, key: Option<&[u8]>) {
+    let upgrade_ok = hs
+        .request
+        .upgrade
+        .as_deref()
+        .is_some_and(|u| has_token(u, "websocket"));
+    let connection_ok = hs
+        .request
+        .connection
+        .as_deref()
+        .is_some_and(|c| has_token(c, "upgrade"));
+    let mut problems = request_problems(hs, upgrade_ok, connection_ok);
+    let damaged = !problems.is_empty();
+    if resp.status == 101 {
+        if key.is_some() && hs.response.as_ref().and_then(|r| r.accept_valid) == Some(false) {
+            problems.push(Problem::BadAccept);
+        }
+    } else if !damaged && hs.request.head_complete {
+        problems.push(Problem::BackendRejected);
+    }
+    hs.problems = problems;
+    hs.verdict = verdict_of(&hs.problems, hs.request.head_complete);
+    hs.evidence = evidence(hs, Some(resp), key);
+    hs.fix = fixes_for(hs);
+}
+
+fn judge_unanswered(hs: &mut Handshake) {
+    let upgrade_ok = hs
+        .request
+        .upgrade
+        .as_deref()
+        .is_some_and(|u| has_token(u, "websocket"));
+    let connection_ok = hs
+        .request
+        .connection
+        .as_deref()
+        .is_some_and(|c| has_token(c, "upgrade"));
+    let mut problems = request_problems(hs, upgrade_ok, connection_ok);
+    problems.push(Problem::NoResponse);
+    hs.problems = problems;
+    hs.verdict = verdict_of(&hs.problems, hs.request.head_complete);
+    hs.evidence = evidence(hs, None, None);
+    hs.fix = fixes_for(hs);
+}
+
+fn verdict_of(problems: &[Problem], head_complete: bool) -> Verdict {
+    if problems.iter().any(|p| p.is_proxy_damage()) {
+        Verdict::Broken
+    } else if problems
+        .iter()
+        .any(|p| matches!(p, Problem::BackendRejected | Problem::BadAccept))
+    {
+        Verdict::Rejected
+    } else if problems.contains(&Problem::NoResponse) || !head_complete {
+        Verdict::Incomplete
+    } else {
+        Verdict::Ok
+    }
+}
+
+/// The sentences that say what the bytes showed.
+fn evidence(hs: &Handshake, resp: Option<&ResponseHead>, key: Option<&[u8]>) -> Vec<String> {
+    let r = &hs.request;
+    let mut ev = Vec::new();
+    ev.push(format!(
+        "request line `{} {} {}` (packet {}, connection {}, request {} on it)",
+        r.method, r.target, r.version, hs.request_packet, hs.connection, hs.request_on_connection
+    ));
+    if !r.head_complete {
+        ev.push(
+            "the request head was not fully captured (a gap in the capture): its headers are unknown, so nothing is claimed about them"
+                .into(),
+        );
+    } else {
+        let show = |v: &Option<String>| match v {
+            Some(v) => format!("`{v}`"),
+            None => "missing".into(),
+        };
+        ev.push(format!(
+            "Upgrade: {}; Connection: {}; Sec-WebSocket-Key: {}; Sec-WebSocket-Version: {}",
+            show(&r.upgrade),
+            show(&r.connection),
+            if r.sec_websocket_key_present {
+                "present"
+            } else {
+                "missing"
+            },
+            show(&r.sec_websocket_version),
+        ));
+    }
+    match (resp, hs.response_packet) {
+        (Some(resp), Some(pkt)) => {
+            let delay = hs
+                .response_delay
+                .map(|d| format!(", {:.1} ms after the request", d * 1000.0))
+                .unwrap_or_default();
+            ev.push(format!(
+                "{} answered `HTTP/1.{} {} {}` (packet {pkt}{delay})",
+                hs.server, resp.version, resp.status, resp.reason
+            ));
+            if resp.status == 101 {
+                if let (Some(key), Some(valid)) =
+                    (key, hs.response.as_ref().and_then(|r| r.accept_valid))
+                {
+                    if !valid {
+                        let found = resp
+                            .header("sec-websocket-accept")
+                            .map(|a| String::from_utf8_lossy(trim(a)).into_owned())
+                            .unwrap_or_else(|| "no Sec-WebSocket-Accept".into());
+                        ev.push(format!(
+                            "expected accept {}, found {found}",
+                            crate::ws::accept_for(key)
+                        ));
+                    }
+                }
+            }
+        }
+        _ => ev.push("no response before the connection or the capture ended".into()),
+    }
+    ev
+}
+
+fn has_token(list: &str, token: &str) -> bool {
+    list.split(',')
+        .any(|t| t.trim().eq_ignore_ascii_case(token))
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &b[start..end]
+}
