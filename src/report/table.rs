@@ -53,7 +53,8 @@ pub fn write(out: &mut dyn Write, a: &Analysis, all: bool) -> io::Result<()> {
                         .map_or_else(|| "-".to_string(), |r| r.status.to_string()),
                 ),
                 Cell::new(h.verdict.name()),
-                Cell::new(problems(&h.problems)),
+                // One per line keeps the table narrow.
+                Cell::new(h.problems.iter().map(|p| p.code()).collect::<Vec<_>>().join("\n")),
             ];
             if multi {
                 row.insert(1, Cell::new(&f.input));
