@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::common::{Direction, PacketRef, Timestamp, Warning};
 use crate::decode::{decode, Decoded};
-use crate::diagnose::{DiagnoseConfig, Diagnoser};
+use crate::diagnose::{DiagnoseConfig, Diagnoser, Findings, Handshake};
 use crate::http::{HttpConfig, HttpConn, HttpEvent};
 use crate::report::{Analysis, Finding, InputInfo, InputWarning};
-use crate::source::{CaptureReader, SourceError};
+use crate::source::{CaptureReader, Packet, SourceError};
 use crate::tcp::{ConnId, ConnInfo, ConnTable, StreamEvent, StreamSink, TcpConfig};
 
 /// Warnings listed per code; more are counted, not listed.
@@ -23,117 +23,221 @@ pub struct AnalyzeConfig {
     pub diagnose: DiagnoseConfig,
 }
 
-/// Analyses the inputs one after the other and merges what they hold.
-pub fn analyze(inputs: &[String], cfg: &AnalyzeConfig) -> Result<Analysis, AnalyzeError> {
-    let mut analysis = Analysis {
-        redacted: !cfg.diagnose.no_redact,
-        ..Analysis::default()
-    };
-    let mut warnings = WarningLog::default();
+/// Analyses the inputs one after the other and merges what they hold. `on_finding` sees each
+/// handshake as soon as its verdict is known (for live output); the returned [`Analysis`] holds
+/// them all, in capture order.
+pub fn analyze(
+    inputs: &[String],
+    cfg: &AnalyzeConfig,
+    on_finding: &mut dyn FnMut(&Finding),
+) -> Result<Analysis, AnalyzeError> {
+    let mut merged = Merged::new(cfg);
     for path in inputs {
         let mut reader = CaptureReader::open(path)?;
-        let bytes = std::fs::metadata(path)
-            .ok()
-            .filter(|m| m.is_file())
-            .map_or(0, |m| m.len());
-        let mut sink = Sink {
-            http_config: cfg.http.clone(),
-            conns: HashMap::new(),
-            diag: Diagnoser::new(cfg.diagnose.clone()),
-            warnings: Vec::new(),
-        };
-        let mut table = ConnTable::new(cfg.tcp.clone());
-        let mut packets = 0u64;
-        let mut tcp_packets = 0u64;
-        let (mut first, mut last): (Option<Timestamp>, Option<Timestamp>) = (None, None);
+        let mut input = InputAnalysis::new(path, cfg);
         loop {
-            let packet = match reader.next_packet() {
-                Ok(Some(p)) => p,
+            match reader.next_packet() {
+                Ok(Some(packet)) => input.packet(&packet),
                 Ok(None) => break,
                 Err(e) => {
-                    sink.warnings.push(Warning {
+                    input.warning(Warning {
                         packet: None,
                         code: "read_error",
                         message: format!("{e}; stopped reading"),
                     });
                     break;
                 }
-            };
-            packets += 1;
-            first.get_or_insert(packet.ts);
-            last = Some(packet.ts);
-            let at = PacketRef {
-                number: packet.number,
-                ts: packet.ts,
-            };
-            match decode(&packet) {
-                Decoded::Tcp(seg) => {
-                    tcp_packets += 1;
-                    table.process(at, &seg, &mut sink);
-                }
-                Decoded::Other => {}
-                Decoded::Malformed(e) => sink.warnings.push(Warning {
-                    packet: Some(packet.number),
-                    code: "malformed_packet",
-                    message: e.to_string(),
-                }),
             }
+            input.drain_finished(on_finding);
         }
-        let format = reader.format().name().to_string();
-        let link_types = reader.link_types().iter().map(|l| l.name()).collect();
-        let bytes_read = reader.bytes_read();
         for w in reader.take_warnings() {
-            warnings.push(path, w);
+            input.warning(w);
         }
-        table.finish(&mut sink);
-        let stats = table.stats();
-        let Sink {
-            diag,
-            warnings: sink_warnings,
-            ..
-        } = sink;
-        let findings = diag.finish_all();
-        for w in sink_warnings.into_iter().chain(findings.warnings) {
-            warnings.push(path, w);
-        }
-
-        analysis.inputs.push(InputInfo {
+        let bytes = std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_file())
+            .map_or(reader.bytes_read(), |m| m.len());
+        let info = InputInfo {
             path: path.clone(),
-            format,
-            link_types,
-            bytes: if bytes > 0 { bytes } else { bytes_read },
-            packets,
-        });
-        let s = &mut analysis.summary;
-        s.packets += packets;
-        s.tcp_packets += tcp_packets;
-        s.connections += stats.connections;
-        s.http_requests += findings.counts.http_requests;
-        s.http_responses += findings.counts.http_responses;
-        s.handshakes += findings.counts.handshakes;
-        s.requests_not_captured_whole += findings.counts.requests_not_captured_whole;
-        for (v, n) in &findings.counts.by_verdict {
+            format: reader.format().name().to_string(),
+            link_types: reader.link_types().iter().map(|l| l.name()).collect(),
+            bytes,
+            packets: input.packets,
+        };
+        merged.add(info, input.finish(on_finding));
+    }
+    Ok(merged.into_analysis())
+}
+
+/// One input being analysed: feed it packets in capture order; it routes them through decode,
+/// reassembly, HTTP and the diagnosis, and hands out handshakes as their verdicts are known.
+pub struct InputAnalysis {
+    name: String,
+    table: ConnTable,
+    sink: Sink,
+    /// Handshakes already handed out, kept for the final report.
+    handed_out: Vec<Handshake>,
+    packets: u64,
+    tcp_packets: u64,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+}
+
+/// What one input held, once it ended.
+pub struct InputResult {
+    name: String,
+    findings: Findings,
+    connections: u64,
+    packets: u64,
+    tcp_packets: u64,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+}
+
+impl InputAnalysis {
+    pub fn new(name: &str, cfg: &AnalyzeConfig) -> InputAnalysis {
+        InputAnalysis {
+            name: name.to_string(),
+            table: ConnTable::new(cfg.tcp.clone()),
+            sink: Sink {
+                http_config: cfg.http.clone(),
+                conns: HashMap::new(),
+                diag: Diagnoser::new(cfg.diagnose.clone()),
+                warnings: Vec::new(),
+            },
+            handed_out: Vec::new(),
+            packets: 0,
+            tcp_packets: 0,
+            first: None,
+            last: None,
+        }
+    }
+
+    /// Packets seen so far.
+    pub fn packets(&self) -> u64 {
+        self.packets
+    }
+
+    /// One captured packet.
+    pub fn packet(&mut self, packet: &Packet<'_>) {
+        self.packets += 1;
+        self.first.get_or_insert(packet.ts);
+        self.last = Some(packet.ts);
+        let at = PacketRef {
+            number: packet.number,
+            ts: packet.ts,
+        };
+        match decode(packet) {
+            Decoded::Tcp(seg) => {
+                self.tcp_packets += 1;
+                self.table.process(at, &seg, &mut self.sink);
+            }
+            Decoded::Other => {}
+            Decoded::Malformed(e) => self.sink.warnings.push(Warning {
+                packet: Some(packet.number),
+                code: "malformed_packet",
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    /// Something odd about the input itself.
+    pub fn warning(&mut self, w: Warning) {
+        self.sink.warnings.push(w);
+    }
+
+    /// Hands each handshake judged since the last call to `f`.
+    pub fn drain_finished(&mut self, f: &mut dyn FnMut(&Finding)) {
+        for handshake in self.sink.diag.take_finished() {
+            let finding = Finding {
+                input: self.name.clone(),
+                handshake,
+            };
+            f(&finding);
+            self.handed_out.push(finding.handshake);
+        }
+    }
+
+    /// The input ended: flush every connection, hand out the last handshakes.
+    pub fn finish(mut self, f: &mut dyn FnMut(&Finding)) -> InputResult {
+        self.table.finish(&mut self.sink);
+        self.drain_finished(f);
+        let stats = self.table.stats();
+        let Sink { diag, warnings, .. } = self.sink;
+        let mut findings = diag.finish_all();
+        findings.handshakes.append(&mut self.handed_out);
+        findings.handshakes.sort_by_key(|h| h.request_packet);
+        let mut all_warnings = warnings;
+        all_warnings.append(&mut findings.warnings);
+        findings.warnings = all_warnings;
+        InputResult {
+            name: self.name,
+            findings,
+            connections: stats.connections,
+            packets: self.packets,
+            tcp_packets: self.tcp_packets,
+            first: self.first,
+            last: self.last,
+        }
+    }
+}
+
+/// Several inputs' results merged into one analysis.
+pub struct Merged {
+    analysis: Analysis,
+    warnings: WarningLog,
+}
+
+impl Merged {
+    pub fn new(cfg: &AnalyzeConfig) -> Merged {
+        Merged {
+            analysis: Analysis {
+                redacted: !cfg.diagnose.no_redact,
+                ..Analysis::default()
+            },
+            warnings: WarningLog::default(),
+        }
+    }
+
+    pub fn add(&mut self, info: InputInfo, r: InputResult) {
+        let a = &mut self.analysis;
+        a.inputs.push(info);
+        let f = r.findings;
+        let s = &mut a.summary;
+        s.packets += r.packets;
+        s.tcp_packets += r.tcp_packets;
+        s.connections += r.connections;
+        s.http_requests += f.counts.http_requests;
+        s.http_responses += f.counts.http_responses;
+        s.handshakes += f.counts.handshakes;
+        s.requests_not_captured_whole += f.counts.requests_not_captured_whole;
+        for (v, n) in &f.counts.by_verdict {
             *s.by_verdict.entry(v).or_default() += n;
         }
-        for h in &findings.handshakes {
+        for h in &f.handshakes {
             for p in &h.problems {
                 *s.by_problem.entry(p.code()).or_default() += 1;
             }
         }
-        s.first_packet_ts = min_opt(s.first_packet_ts, first);
-        s.last_packet_ts = s.last_packet_ts.max(last);
-        analysis
-            .handshakes
-            .extend(findings.handshakes.into_iter().map(|handshake| Finding {
-                input: path.clone(),
+        s.first_packet_ts = min_opt(s.first_packet_ts, r.first);
+        s.last_packet_ts = s.last_packet_ts.max(r.last);
+        for w in f.warnings {
+            self.warnings.push(&r.name, w);
+        }
+        a.handshakes
+            .extend(f.handshakes.into_iter().map(|handshake| Finding {
+                input: r.name.clone(),
                 handshake,
             }));
-        analysis.plain.extend(findings.plain);
+        a.plain.extend(f.plain);
     }
-    analysis.summary.warnings = warnings.total;
-    analysis.warnings = warnings.listed;
-    analysis.warnings_not_listed = warnings.not_listed;
-    Ok(analysis)
+
+    pub fn into_analysis(mut self) -> Analysis {
+        self.analysis.summary.warnings = self.warnings.total;
+        self.analysis.warnings = self.warnings.listed;
+        self.analysis.warnings_not_listed = self.warnings.not_listed;
+        self.analysis
+    }
 }
 
 fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {

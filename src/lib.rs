@@ -36,7 +36,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
             all,
             config,
         } => {
-            let analysis = analyze::analyze(&files, &config)?;
+            let analysis = analyze::analyze(&files, &config, &mut |_| {})?;
             let stdout = io::stdout();
             let mut out = io::BufWriter::new(stdout.lock());
             let written = match format {

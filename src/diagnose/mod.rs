@@ -237,7 +237,8 @@ impl Diagnoser {
         }
     }
 
-    /// Everything found, handshakes in capture order.
+    /// Everything found that was not taken with [`Diagnoser::take_finished`] (in the order the
+    /// verdicts became known).
     pub fn finish_all(mut self) -> Findings {
         let ids: Vec<ConnId> = self.pending.keys().copied().collect();
         for id in ids {
@@ -247,7 +248,6 @@ impl Diagnoser {
                 }
             }
         }
-        self.done.sort_by_key(|h| h.request_packet);
         self.plain.sort_by_key(|p| p.request_packet);
         Findings {
             handshakes: self.done,
