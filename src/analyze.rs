@@ -3,6 +3,7 @@
 //! result is one [`Analysis`] for `report`. Data flows one way; this module only routes it.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io;
 
 use crate::common::{Direction, PacketRef, Timestamp, Warning};
 use crate::decode::{decode, Decoded};
@@ -23,13 +24,120 @@ pub struct AnalyzeConfig {
     pub diagnose: DiagnoseConfig,
 }
 
+/// A live capture's settings.
+#[derive(Clone, Debug)]
+pub struct CaptureSpec {
+    pub interface: String,
+    /// The kernel (BPF) filter.
+    pub filter: String,
+    pub snaplen: i32,
+    pub write: Option<std::path::PathBuf>,
+    pub duration: Option<std::time::Duration>,
+    pub count: Option<u64>,
+}
+
+/// Captures live until Ctrl-C, SIGTERM, `duration` or `count`, through the same pipeline as a
+/// file. `on_start` is called once the capture is open (to tell the user it is listening).
+#[cfg(feature = "capture")]
+pub fn capture(
+    spec: &CaptureSpec,
+    cfg: &AnalyzeConfig,
+    on_start: &mut dyn FnMut(&str),
+    on_finding: &mut dyn FnMut(&Finding) -> io::Result<()>,
+) -> Result<Analysis, AnalyzeError> {
+    use crate::report::CaptureInfo;
+    use crate::source::live::{LiveCapture, LiveConfig, Next};
+
+    let live = LiveConfig {
+        interface: spec.interface.clone(),
+        filter: spec.filter.clone(),
+        snaplen: spec.snaplen,
+    };
+    let mut cap = LiveCapture::open(&live, spec.write.as_deref())?;
+    let stopper = cap.stopper();
+    {
+        let s = stopper.clone();
+        // Ctrl-C, SIGTERM and SIGHUP. Only one handler per process: a second capture in the same
+        // process (tests) keeps the first one's, which is harmless.
+        let _ = ctrlc::set_handler(move || s.stop());
+    }
+    if let Some(d) = spec.duration {
+        let s = stopper.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(d);
+            s.stop();
+        });
+    }
+    let name = format!("live:{}", spec.interface);
+    on_start(&format!(
+        "capturing on {} ({}, {}); Ctrl-C to stop",
+        spec.interface,
+        spec.filter,
+        cap.link_type().name()
+    ));
+    let mut input = InputAnalysis::new(&name, cfg);
+    let mut result = Ok(());
+    loop {
+        match cap.next_packet()? {
+            Next::Packet(p) => input.packet(&p),
+            Next::Idle => {}
+            Next::End => break,
+        }
+        if let Err(e) = input.drain_finished(on_finding) {
+            result = Err(e);
+            break;
+        }
+        if spec.count.is_some_and(|n| input.packets() >= n) {
+            break;
+        }
+    }
+    let drops = cap.drops();
+    if let Some(e) = cap.tee_error() {
+        input.warning(Warning {
+            packet: None,
+            code: "write_error",
+            message: format!("saving packets stopped: {e}"),
+        });
+    }
+    if drops.dropped > 0 || drops.if_dropped > 0 {
+        input.warning(Warning {
+            packet: None,
+            code: "packets_dropped",
+            message: format!(
+                "{} packets dropped by libpcap and {} by the interface: verdicts on the affected connections may be incomplete; capture a narrower filter or raise the buffer",
+                drops.dropped, drops.if_dropped
+            ),
+        });
+    }
+    result?;
+    let info = InputInfo {
+        path: name,
+        format: "live".into(),
+        link_types: vec![cap.link_type().name()],
+        bytes: 0,
+        packets: input.packets(),
+    };
+    let mut merged = Merged::new(cfg);
+    merged.add(info, input.finish(on_finding)?);
+    let mut analysis = merged.into_analysis();
+    analysis.capture = Some(CaptureInfo {
+        interface: spec.interface.clone(),
+        filter: spec.filter.clone(),
+        link_type: cap.link_type().name(),
+        dropped: u64::from(drops.dropped),
+        if_dropped: u64::from(drops.if_dropped),
+        saved_to: spec.write.as_ref().map(|p| p.display().to_string()),
+    });
+    Ok(analysis)
+}
+
 /// Analyses the inputs one after the other and merges what they hold. `on_finding` sees each
 /// handshake as soon as its verdict is known (for live output); the returned [`Analysis`] holds
 /// them all, in capture order.
 pub fn analyze(
     inputs: &[String],
     cfg: &AnalyzeConfig,
-    on_finding: &mut dyn FnMut(&Finding),
+    on_finding: &mut dyn FnMut(&Finding) -> io::Result<()>,
 ) -> Result<Analysis, AnalyzeError> {
     let mut merged = Merged::new(cfg);
     for path in inputs {
@@ -48,7 +156,7 @@ pub fn analyze(
                     break;
                 }
             }
-            input.drain_finished(on_finding);
+            input.drain_finished(on_finding)?;
         }
         for w in reader.take_warnings() {
             input.warning(w);
@@ -64,7 +172,7 @@ pub fn analyze(
             bytes,
             packets: input.packets,
         };
-        merged.add(info, input.finish(on_finding));
+        merged.add(info, input.finish(on_finding)?);
     }
     Ok(merged.into_analysis())
 }
@@ -146,22 +254,30 @@ impl InputAnalysis {
         self.sink.warnings.push(w);
     }
 
-    /// Hands each handshake judged since the last call to `f`.
-    pub fn drain_finished(&mut self, f: &mut dyn FnMut(&Finding)) {
+    /// Hands each handshake judged since the last call to `f`; stops at `f`'s first error.
+    pub fn drain_finished(
+        &mut self,
+        f: &mut dyn FnMut(&Finding) -> io::Result<()>,
+    ) -> io::Result<()> {
         for handshake in self.sink.diag.take_finished() {
             let finding = Finding {
                 input: self.name.clone(),
                 handshake,
             };
-            f(&finding);
+            let r = f(&finding);
             self.handed_out.push(finding.handshake);
+            r?;
         }
+        Ok(())
     }
 
     /// The input ended: flush every connection, hand out the last handshakes.
-    pub fn finish(mut self, f: &mut dyn FnMut(&Finding)) -> InputResult {
+    pub fn finish(
+        mut self,
+        f: &mut dyn FnMut(&Finding) -> io::Result<()>,
+    ) -> io::Result<InputResult> {
         self.table.finish(&mut self.sink);
-        self.drain_finished(f);
+        self.drain_finished(f)?;
         let stats = self.table.stats();
         let Sink { diag, warnings, .. } = self.sink;
         let mut findings = diag.finish_all();
@@ -170,7 +286,7 @@ impl InputAnalysis {
         let mut all_warnings = warnings;
         all_warnings.append(&mut findings.warnings);
         findings.warnings = all_warnings;
-        InputResult {
+        Ok(InputResult {
             name: self.name,
             findings,
             connections: stats.connections,
@@ -178,7 +294,7 @@ impl InputAnalysis {
             tcp_packets: self.tcp_packets,
             first: self.first,
             last: self.last,
-        }
+        })
     }
 }
 
@@ -252,6 +368,12 @@ fn min_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 pub enum AnalyzeError {
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// Writing the live report failed (a closed stdout is one case).
+    #[error("writing the report: {0}")]
+    Output(#[from] io::Error),
+    #[cfg(feature = "capture")]
+    #[error(transparent)]
+    Capture(#[from] crate::source::live::CaptureError),
 }
 
 /// Warnings kept for the report: the first few of each code, the rest counted.

@@ -1,11 +1,15 @@
 //! Command-line flags. Flag names live here only: they are parsed once into a typed
 //! [`Command`] and nothing downstream sees a flag string.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
 
-use crate::analyze::AnalyzeConfig;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::analyze::{AnalyzeConfig, CaptureSpec};
 use crate::diagnose::DiagnoseConfig;
 use crate::http::HttpConfig;
+use crate::report::{Format, Output};
 use crate::tcp::TcpConfig;
 
 #[derive(Parser, Debug)]
@@ -25,20 +29,70 @@ enum Sub {
     /// Read captures (pcap or pcapng; `-` for stdin) of the proxy -> backend hop and judge every
     /// WebSocket handshake in them.
     Analyze(AnalyzeArgs),
+    /// Capture live on an interface (libpcap; needs the `capture` feature and CAP_NET_RAW) and
+    /// report each handshake as its verdict becomes known; the summary prints at the end.
+    Capture(CaptureArgs),
+    /// List the interfaces that can be captured on (same as `capture --list`).
+    Interfaces,
 }
 
-#[derive(clap::Args, Debug)]
+#[derive(Args, Debug)]
 struct AnalyzeArgs {
-    /// Capture files (pcap or pcapng, recognised by content); `-` reads standard input.
+    /// Capture files (pcap or pcapng, recognised by content); `-` reads standard input as it
+    /// arrives (e.g. `tcpdump -U -w - ... | wsdiag analyze -`).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<String>,
 
-    /// Output format.
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug)]
+struct CaptureArgs {
+    /// Interface to capture on, e.g. `lo` for the hop between nginx and a local backend.
+    #[arg(value_name = "IFACE", required_unless_present = "list")]
+    interface: Option<String>,
+
+    /// List the interfaces that can be captured on, and exit.
+    #[arg(long)]
+    list: bool,
+
+    /// A full BPF filter expression instead of the one built from --port
+    /// (`tcp port N or ...`; all TCP without either).
+    #[arg(long, value_name = "EXPR")]
+    filter: Option<String>,
+
+    /// Also save the raw packets to FILE (pcap, mode 0600, flushed per packet).
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    write: Option<PathBuf>,
+
+    /// Stop after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+
+    /// Stop after this many packets.
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+
+    /// Bytes kept of each packet.
+    #[arg(long, value_name = "BYTES", default_value_t = 262_144,
+          value_parser = clap::value_parser!(i32).range(64..=262_144))]
+    snaplen: i32,
+
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+/// Flags shared by `analyze` and `capture`.
+#[derive(Args, Debug)]
+struct CommonArgs {
+    /// Output format: a terminal table, one JSON document, or JSON Lines (one object per
+    /// handshake as it is judged, then warnings and a summary).
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     format: FormatArg,
 
     /// Backend port (repeatable): its side of a connection is the server when the capture
-    /// missed the SYN.
+    /// missed the SYN; for `capture` it also builds the kernel filter.
     #[arg(long = "port", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     ports: Vec<u16>,
 
@@ -66,9 +120,10 @@ struct AnalyzeArgs {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
+enum FormatArg {
     Table,
     Json,
+    Jsonl,
 }
 
 /// What the user asked for, typed.
@@ -76,10 +131,15 @@ pub enum FormatArg {
 pub enum Command {
     Analyze {
         files: Vec<String>,
-        format: FormatArg,
-        all: bool,
+        output: Output,
         config: AnalyzeConfig,
     },
+    Capture {
+        spec: CaptureSpec,
+        output: Output,
+        config: AnalyzeConfig,
+    },
+    ListInterfaces,
 }
 
 /// Parses the process arguments; on bad usage clap prints the error and exits with status 2.
@@ -98,24 +158,73 @@ where
 
 fn command_from(cli: Cli) -> Command {
     match cli.command {
-        Sub::Analyze(a) => Command::Analyze {
-            config: AnalyzeConfig {
-                tcp: TcpConfig {
-                    max_connections: a.max_connections.max(1),
-                    max_buffered_per_direction: a.max_buffered,
-                    server_ports: a.ports,
-                },
-                http: HttpConfig {
-                    max_head_bytes: a.max_head.max(64),
-                },
-                diagnose: DiagnoseConfig {
-                    no_redact: a.no_redact,
-                    keep_plain: a.all,
-                },
+        Sub::Analyze(a) => {
+            let (output, config) = common(a.common);
+            Command::Analyze {
+                files: a.files,
+                output,
+                config,
+            }
+        }
+        Sub::Interfaces => Command::ListInterfaces,
+        Sub::Capture(c) if c.list => Command::ListInterfaces,
+        Sub::Capture(c) => {
+            let filter = match (&c.filter, c.common.ports.is_empty()) {
+                (Some(f), _) => f.clone(),
+                (None, false) => c
+                    .common
+                    .ports
+                    .iter()
+                    .map(|p| format!("tcp port {p}"))
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                (None, true) => "tcp".to_string(),
+            };
+            let spec = CaptureSpec {
+                interface: c.interface.unwrap_or_default(),
+                filter,
+                snaplen: c.snaplen,
+                write: c.write,
+                // A negative or absurd duration is a usage error clap cannot express; clamp.
+                duration: c
+                    .duration
+                    .filter(|d| d.is_finite())
+                    .map(|d| Duration::from_secs_f64(d.clamp(0.0, 1e9))),
+                count: c.count,
+            };
+            let (output, config) = common(c.common);
+            Command::Capture {
+                spec,
+                output,
+                config,
+            }
+        }
+    }
+}
+
+fn common(a: CommonArgs) -> (Output, AnalyzeConfig) {
+    (
+        Output {
+            format: match a.format {
+                FormatArg::Table => Format::Table,
+                FormatArg::Json => Format::Json,
+                FormatArg::Jsonl => Format::Jsonl,
             },
-            files: a.files,
-            format: a.format,
             all: a.all,
         },
-    }
+        AnalyzeConfig {
+            tcp: TcpConfig {
+                max_connections: a.max_connections.max(1),
+                max_buffered_per_direction: a.max_buffered,
+                server_ports: a.ports,
+            },
+            http: HttpConfig {
+                max_head_bytes: a.max_head.max(64),
+            },
+            diagnose: DiagnoseConfig {
+                no_redact: a.no_redact,
+                keep_plain: a.all,
+            },
+        },
+    )
 }

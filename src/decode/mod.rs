@@ -177,3 +177,371 @@ fn tcp_of<'a>(sliced: &LaxSlicedPacket<'a>, packet: &Packet<'a>) -> Decoded<'a> 
         missing,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::Timestamp;
+    use etherparse::{ArpHardwareId, ArpOperation, ArpPacket, LinuxSllPacketType, PacketBuilder};
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 1];
+    const MAC_B: [u8; 6] = [2, 0, 0, 0, 0, 2];
+    const V4_C: [u8; 4] = [10, 0, 0, 1];
+    const V4_S: [u8; 4] = [10, 0, 0, 2];
+    const V6_C: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+    const V6_S: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+    const REQ: &[u8] = b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n";
+
+    fn packet(link: LinkType, data: &[u8]) -> Packet<'_> {
+        Packet {
+            number: 1,
+            ts: Timestamp::default(),
+            link,
+            data,
+            orig_len: data.len() as u32,
+        }
+    }
+
+    fn tcp(d: Decoded<'_>) -> TcpSegment<'_> {
+        match d {
+            Decoded::Tcp(s) => s,
+            other => panic!("expected a TCP segment, got {other:?}"),
+        }
+    }
+
+    /// An IPv4 TCP segment 40000 -> 8080, seq 1000, ack 2000, PSH/ACK, window 512.
+    fn ipv4_tcp(payload: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        PacketBuilder::ipv4(V4_C, V4_S, 64)
+            .tcp(40000, 8080, 1000, 512)
+            .ack(2000)
+            .psh()
+            .write(&mut v, payload)
+            .unwrap();
+        v
+    }
+
+    fn ipv6_tcp(payload: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        PacketBuilder::ipv6(V6_C, V6_S, 64)
+            .tcp(40000, 8080, 1000, 512)
+            .ack(2000)
+            .psh()
+            .write(&mut v, payload)
+            .unwrap();
+        v
+    }
+
+    fn assert_v4_request(s: &TcpSegment<'_>) {
+        assert_eq!(s.src, SocketAddr::new(Ipv4Addr::from(V4_C).into(), 40000));
+        assert_eq!(s.dst, SocketAddr::new(Ipv4Addr::from(V4_S).into(), 8080));
+        assert_eq!((s.seq, s.ack, s.window), (1000, 2000, 512));
+        assert_eq!(
+            s.flags,
+            TcpFlags {
+                ack: true,
+                ..TcpFlags::default()
+            }
+        );
+        assert_eq!(s.payload, REQ);
+        assert_eq!(s.missing, 0);
+    }
+
+    fn assert_v6_request(s: &TcpSegment<'_>) {
+        assert_eq!(s.src, SocketAddr::new(Ipv6Addr::from(V6_C).into(), 40000));
+        assert_eq!(s.dst, SocketAddr::new(Ipv6Addr::from(V6_S).into(), 8080));
+        assert_eq!((s.seq, s.ack), (1000, 2000));
+        assert_eq!(s.payload, REQ);
+        assert_eq!(s.missing, 0);
+    }
+
+    #[test]
+    fn ethernet_ipv4_tcp() {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4(V4_C, V4_S, 64)
+            .tcp(40000, 8080, 1000, 512)
+            .ack(2000)
+            .psh()
+            .write(&mut v, REQ)
+            .unwrap();
+        assert_v4_request(&tcp(decode(&packet(LinkType::ETHERNET, &v))));
+    }
+
+    #[test]
+    fn ethernet_ipv6_tcp_and_flags() {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv6(V6_C, V6_S, 64)
+            .tcp(40000, 8080, 1000, 512)
+            .ack(2000)
+            .psh()
+            .write(&mut v, REQ)
+            .unwrap();
+        assert_v6_request(&tcp(decode(&packet(LinkType::ETHERNET, &v))));
+
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv6(V6_C, V6_S, 64)
+            .tcp(40000, 8080, 7, 512)
+            .syn()
+            .fin()
+            .rst()
+            .write(&mut v, &[])
+            .unwrap();
+        let s = tcp(decode(&packet(LinkType::ETHERNET, &v)));
+        assert_eq!(
+            s.flags,
+            TcpFlags {
+                syn: true,
+                ack: false,
+                fin: true,
+                rst: true
+            }
+        );
+        assert!(s.payload.is_empty());
+    }
+
+    #[test]
+    fn ethernet_vlan_tag() {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .single_vlan(42.try_into().unwrap())
+            .ipv4(V4_C, V4_S, 64)
+            .tcp(40000, 8080, 1000, 512)
+            .ack(2000)
+            .psh()
+            .write(&mut v, REQ)
+            .unwrap();
+        assert_eq!(&v[12..14], &[0x81, 0x00]);
+        assert_v4_request(&tcp(decode(&packet(LinkType::ETHERNET, &v))));
+    }
+
+    #[test]
+    fn ethernet_padding_of_a_short_frame_is_not_payload() {
+        // Ethernet pads frames to 60 bytes; the IP total length says where the segment ends.
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4(V4_C, V4_S, 64)
+            .tcp(40000, 8080, 1000, 512)
+            .ack(2000)
+            .write(&mut v, &[])
+            .unwrap();
+        assert_eq!(v.len(), 54);
+        v.resize(60, 0xAA);
+        let s = tcp(decode(&packet(LinkType::ETHERNET, &v)));
+        assert!(s.payload.is_empty(), "padding taken as payload: {s:?}");
+        assert_eq!(s.missing, 0);
+    }
+
+    #[test]
+    fn linux_cooked_v1_in_front_of_ip() {
+        let mut v = Vec::new();
+        PacketBuilder::linux_sll(LinuxSllPacketType::HOST, 6, [0, 0, 0, 0, 0, 0, 0, 0])
+            .ipv4(V4_C, V4_S, 64)
+            .tcp(40000, 8080, 1000, 512)
+            .ack(2000)
+            .psh()
+            .write(&mut v, REQ)
+            .unwrap();
+        assert_eq!(
+            &v[14..16],
+            &[0x08, 0x00],
+            "protocol in the last 2 header bytes"
+        );
+        assert_v4_request(&tcp(decode(&packet(LinkType::LINUX_SLL, &v))));
+        // A header cut short is reported with its sizes.
+        match decode(&packet(LinkType::LINUX_SLL, &v[..10])) {
+            Decoded::Malformed(DecodeError::Short {
+                required, actual, ..
+            }) => assert_eq!((required, actual), (16, 10)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A 20-byte Linux cooked v2 header for `protocol`.
+    fn sll2(protocol: u16) -> Vec<u8> {
+        let mut h = protocol.to_be_bytes().to_vec();
+        h.extend_from_slice(&[0, 0]); // reserved
+        h.extend_from_slice(&1u32.to_be_bytes()); // interface index
+        h.extend_from_slice(&772u16.to_be_bytes()); // ARPHRD_LOOPBACK
+        h.push(0); // packet type: to us
+        h.push(6); // address length
+        h.extend_from_slice(&[0; 8]);
+        assert_eq!(h.len(), 20);
+        h
+    }
+
+    #[test]
+    fn linux_cooked_v2_in_front_of_ipv4_and_ipv6() {
+        let mut v = sll2(0x0800);
+        v.extend_from_slice(&ipv4_tcp(REQ));
+        assert_v4_request(&tcp(decode(&packet(LinkType::LINUX_SLL2, &v))));
+        let mut v = sll2(0x86dd);
+        v.extend_from_slice(&ipv6_tcp(REQ));
+        assert_v6_request(&tcp(decode(&packet(LinkType::LINUX_SLL2, &v))));
+        assert!(matches!(
+            decode(&packet(LinkType::LINUX_SLL2, &v[..19])),
+            Decoded::Malformed(DecodeError::Short { required: 20, .. })
+        ));
+    }
+
+    #[test]
+    fn bsd_loopback_null_and_loop() {
+        // NULL: address family in host byte order; LOOP: big-endian. AF_INET6 differs by OS
+        // (24, 28, 30): the IP version nibble decides.
+        let mut v = 2u32.to_le_bytes().to_vec();
+        v.extend_from_slice(&ipv4_tcp(REQ));
+        assert_v4_request(&tcp(decode(&packet(LinkType::NULL, &v))));
+        let mut v = 2u32.to_be_bytes().to_vec();
+        v.extend_from_slice(&ipv4_tcp(REQ));
+        assert_v4_request(&tcp(decode(&packet(LinkType::LOOP, &v))));
+        for af in [24u32, 28, 30] {
+            let mut v = af.to_be_bytes().to_vec();
+            v.extend_from_slice(&ipv6_tcp(REQ));
+            assert_v6_request(&tcp(decode(&packet(LinkType::LOOP, &v))));
+            let mut v = af.to_le_bytes().to_vec();
+            v.extend_from_slice(&ipv6_tcp(REQ));
+            assert_v6_request(&tcp(decode(&packet(LinkType::NULL, &v))));
+        }
+        assert!(matches!(
+            decode(&packet(LinkType::NULL, &[2, 0, 0])),
+            Decoded::Malformed(DecodeError::Short { required: 4, .. })
+        ));
+    }
+
+    #[test]
+    fn raw_ip_link_types() {
+        for link in [LinkType::RAW, LinkType(12), LinkType(14), LinkType::IPV4] {
+            assert_v4_request(&tcp(decode(&packet(link, &ipv4_tcp(REQ)))));
+        }
+        for link in [LinkType::RAW, LinkType::IPV6] {
+            assert_v6_request(&tcp(decode(&packet(link, &ipv6_tcp(REQ)))));
+        }
+        // Not IP at all: malformed, not a panic and not "other".
+        assert!(matches!(
+            decode(&packet(LinkType::RAW, b"\x00\x01\x02\x03 not ip")),
+            Decoded::Malformed(DecodeError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn udp_and_arp_are_other() {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4(V4_C, V4_S, 64)
+            .udp(5353, 5353)
+            .write(&mut v, b"dns")
+            .unwrap();
+        assert!(matches!(
+            decode(&packet(LinkType::ETHERNET, &v)),
+            Decoded::Other
+        ));
+        let mut v = Vec::new();
+        PacketBuilder::ipv6(V6_C, V6_S, 64)
+            .udp(5353, 5353)
+            .write(&mut v, b"dns")
+            .unwrap();
+        assert!(matches!(decode(&packet(LinkType::RAW, &v)), Decoded::Other));
+
+        let arp = ArpPacket::new(
+            ArpHardwareId::ETHERNET,
+            EtherType::IPV4,
+            ArpOperation::REQUEST,
+            &MAC_A,
+            &V4_C,
+            &[0; 6],
+            &V4_S,
+        )
+        .unwrap();
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, [0xff; 6])
+            .arp(arp)
+            .write(&mut v)
+            .unwrap();
+        assert_eq!(&v[12..14], &[0x08, 0x06]);
+        assert!(matches!(
+            decode(&packet(LinkType::ETHERNET, &v)),
+            Decoded::Other
+        ));
+    }
+
+    #[test]
+    fn a_packet_cut_inside_the_tcp_header_is_malformed_with_evidence() {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4(V4_C, V4_S, 64)
+            .tcp(40000, 8080, 1000, 512)
+            .ack(2000)
+            .write(&mut v, REQ)
+            .unwrap();
+        let full = v.len() as u32;
+        let cut = &v[..14 + 20 + 10]; // 10 of the 20 TCP header bytes
+        let p = Packet {
+            orig_len: full,
+            ..packet(LinkType::ETHERNET, cut)
+        };
+        match decode(&p) {
+            Decoded::Malformed(e) => {
+                let msg = e.to_string();
+                assert!(msg.contains("TCP"), "names the layer: {msg}");
+                assert!(msg.contains("20"), "says how much was needed: {msg}");
+                assert!(msg.contains("10"), "says how much there was: {msg}");
+            }
+            other => panic!("expected Malformed, got {other:?}"),
+        }
+        // Cut inside the IP header, and inside the Ethernet header.
+        for n in [14 + 10, 8] {
+            assert!(
+                matches!(
+                    decode(&packet(LinkType::ETHERNET, &v[..n])),
+                    Decoded::Malformed(_)
+                ),
+                "cut at {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_snaplen_cut_payload_reports_the_uncaptured_bytes_as_missing() {
+        let body = vec![b'x'; 100];
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4(V4_C, V4_S, 64)
+            .tcp(40000, 8080, 1000, 512)
+            .ack(2000)
+            .write(&mut v, &body)
+            .unwrap();
+        let full = v.len() as u32;
+        let captured = &v[..v.len() - 30];
+        let p = Packet {
+            orig_len: full,
+            ..packet(LinkType::ETHERNET, captured)
+        };
+        let s = tcp(decode(&p));
+        assert_eq!(s.payload.len(), 70);
+        assert_eq!(s.missing, 30);
+        assert_eq!(s.payload.len() as u32 + s.missing, 100);
+        // The same over raw IPv6.
+        let v = ipv6_tcp(&body);
+        let full = v.len() as u32;
+        let p = Packet {
+            orig_len: full,
+            ..packet(LinkType::RAW, &v[..v.len() - 45])
+        };
+        let s = tcp(decode(&p));
+        assert_eq!((s.payload.len(), s.missing), (55, 45));
+    }
+
+    #[test]
+    fn an_unknown_link_type_is_unsupported() {
+        let v = ipv4_tcp(REQ);
+        match decode(&packet(LinkType(147), &v)) {
+            Decoded::Malformed(DecodeError::UnsupportedLink(name)) => {
+                assert_eq!(name, "LINKTYPE_147")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{Analysis, Finding, InputInfo, InputWarning, Summary};
+use super::{Analysis, CaptureInfo, Finding, InputInfo, InputWarning, Summary};
 use crate::diagnose::PlainRequest;
 
 #[derive(Serialize)]
@@ -13,6 +13,8 @@ struct Document<'a> {
     wsdiag_version: &'static str,
     redacted: bool,
     inputs: &'a [InputInfo],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capture: Option<&'a CaptureInfo>,
     summary: &'a Summary,
     handshakes: &'a [Finding],
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -25,6 +27,7 @@ pub fn write(out: &mut dyn Write, a: &Analysis, all: bool) -> io::Result<()> {
         wsdiag_version: env!("CARGO_PKG_VERSION"),
         redacted: a.redacted,
         inputs: &a.inputs,
+        capture: a.capture.as_ref(),
         summary: &a.summary,
         handshakes: &a.handshakes,
         requests: all.then_some(a.plain.as_slice()),
@@ -32,4 +35,60 @@ pub fn write(out: &mut dyn Write, a: &Analysis, all: bool) -> io::Result<()> {
     };
     serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
     writeln!(out)
+}
+
+/// JSON Lines for log pipelines: one object per line with a `type` field: `handshake` as each
+/// verdict becomes known, then `warning`s and one `summary` at the end.
+pub mod lines {
+    use std::io::{self, Write};
+
+    use serde::Serialize;
+
+    use super::super::{Analysis, CaptureInfo, Finding, InputInfo, InputWarning, Summary};
+
+    #[derive(Serialize)]
+    struct Tagged<'a, T: Serialize> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        #[serde(flatten)]
+        body: &'a T,
+    }
+
+    #[derive(Serialize)]
+    struct SummaryLine<'a> {
+        wsdiag_version: &'static str,
+        redacted: bool,
+        inputs: &'a [InputInfo],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        capture: Option<&'a CaptureInfo>,
+        #[serde(flatten)]
+        summary: &'a Summary,
+    }
+
+    fn line<T: Serialize>(out: &mut dyn Write, kind: &'static str, body: &T) -> io::Result<()> {
+        serde_json::to_writer(&mut *out, &Tagged { kind, body }).map_err(io::Error::other)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    }
+
+    pub fn handshake(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
+        line(out, "handshake", f)
+    }
+
+    pub fn end(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+        for w in &a.warnings {
+            line::<InputWarning>(out, "warning", w)?;
+        }
+        line(
+            out,
+            "summary",
+            &SummaryLine {
+                wsdiag_version: env!("CARGO_PKG_VERSION"),
+                redacted: a.redacted,
+                inputs: &a.inputs,
+                capture: a.capture.as_ref(),
+                summary: &a.summary,
+            },
+        )
+    }
 }

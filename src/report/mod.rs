@@ -5,11 +5,64 @@ pub mod json;
 pub mod table;
 
 use std::collections::BTreeMap;
+use std::io::{self, Write};
 
 use serde::Serialize;
 
 use crate::common::{Timestamp, Warning};
 use crate::diagnose::{Fix, Handshake, PlainRequest};
+
+/// Report formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+    Jsonl,
+}
+
+/// How to report, whatever the input.
+#[derive(Clone, Debug)]
+pub struct Output {
+    pub format: Format,
+    /// List plain requests too.
+    pub all: bool,
+}
+
+/// Writes a report: each finding as it is judged when the output is live (a line in table
+/// format, an object in JSON Lines), and the rest at the end.
+pub struct Reporter<'w> {
+    out: &'w mut dyn Write,
+    output: Output,
+    /// Table format prints a line per finding as it happens instead of one table at the end.
+    live: bool,
+}
+
+impl<'w> Reporter<'w> {
+    pub fn new(out: &'w mut dyn Write, output: Output, live: bool) -> Reporter<'w> {
+        Reporter { out, output, live }
+    }
+
+    pub fn finding(&mut self, f: &Finding) -> io::Result<()> {
+        match self.output.format {
+            Format::Table if self.live => {
+                table::write_line(self.out, f)?;
+                self.out.flush()
+            }
+            Format::Jsonl => json::lines::handshake(self.out, f),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn finish(&mut self, a: &Analysis) -> io::Result<()> {
+        match self.output.format {
+            Format::Table if self.live => table::write_summary(self.out, a),
+            Format::Table => table::write(self.out, a, self.output.all),
+            Format::Json => json::write(self.out, a, self.output.all),
+            Format::Jsonl => json::lines::end(self.out, a),
+        }?;
+        self.out.flush()
+    }
+}
 
 /// One input file and what was in it.
 #[derive(Clone, Debug, Serialize)]
@@ -78,6 +131,22 @@ pub struct Analysis {
     /// Warnings not listed (beyond the per-code cap), by code.
     pub warnings_not_listed: BTreeMap<&'static str, u64>,
     pub redacted: bool,
+    /// Set for a live capture.
+    pub capture: Option<CaptureInfo>,
+}
+
+/// What a live capture was and what it lost.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CaptureInfo {
+    pub interface: String,
+    pub filter: String,
+    pub link_type: String,
+    /// Packets dropped because the capture buffer was full (libpcap `ps_drop`).
+    pub dropped: u64,
+    /// Packets dropped by the interface or its driver (libpcap `ps_ifdrop`).
+    pub if_dropped: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub saved_to: Option<String>,
 }
 
 impl Analysis {

@@ -54,7 +54,13 @@ pub fn write(out: &mut dyn Write, a: &Analysis, all: bool) -> io::Result<()> {
                 ),
                 Cell::new(h.verdict.name()),
                 // One per line keeps the table narrow.
-                Cell::new(h.problems.iter().map(|p| p.code()).collect::<Vec<_>>().join("\n")),
+                Cell::new(
+                    h.problems
+                        .iter()
+                        .map(|p| p.code())
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
             ];
             if multi {
                 row.insert(1, Cell::new(&f.input));
@@ -78,10 +84,48 @@ pub fn write(out: &mut dyn Write, a: &Analysis, all: bool) -> io::Result<()> {
         }
         writeln!(out, "{t}")?;
     }
+    write_summary(out, a)
+}
+
+/// Everything after the rows: summary, evidence for each kind of finding, fixes, warnings.
+/// Live output prints this at the end, after a line per handshake.
+pub fn write_summary(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     summary(out, a)?;
     evidence(out, a)?;
     fixes(out, a)?;
     warnings(out, a)
+}
+
+/// One line for a handshake whose verdict just became known (live output).
+pub fn write_line(out: &mut dyn Write, f: &super::Finding) -> io::Result<()> {
+    let h = &f.handshake;
+    let status = h
+        .response
+        .as_ref()
+        .map_or_else(|| "no response".to_string(), |r| r.status.to_string());
+    let problems = if h.problems.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", problems(&h.problems))
+    };
+    writeln!(
+        out,
+        "{}  conn {}  {} {} {}  Upgrade: {}  Connection: {}  -> {}  {}{}  (packets {})",
+        time_of_day(h),
+        h.connection,
+        h.request.method,
+        shorten(&h.request.target, TARGET_WIDTH),
+        h.request.version,
+        header_cell(&h.request.upgrade, h.request.head_complete),
+        header_cell(&h.request.connection, h.request.head_complete),
+        status,
+        h.verdict.name().to_uppercase(),
+        problems,
+        match h.response_packet {
+            Some(r) => format!("{}, {r}", h.request_packet),
+            None => h.request_packet.to_string(),
+        }
+    )
 }
 
 fn new_table() -> Table {
@@ -108,6 +152,21 @@ fn summary(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
             out,
             "{} not captured whole (a gap in the capture): what they were is unknown",
             plural(s.requests_not_captured_whole, "request head")
+        )?;
+    }
+    if let Some(c) = &a.capture {
+        writeln!(
+            out,
+            "Captured on {} ({}, {}): {} dropped by libpcap, {} by the interface{}",
+            c.interface,
+            c.filter,
+            c.link_type,
+            c.dropped,
+            c.if_dropped,
+            c.saved_to
+                .as_ref()
+                .map(|p| format!("; packets saved to {p}"))
+                .unwrap_or_default()
         )?;
     }
     if s.warnings > 0 {

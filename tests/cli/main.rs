@@ -1,6 +1,7 @@
 //! Integration tests: the real binary on the recorded samples, against reviewed golden outputs
 //! and against what each sample's README line promises.
 
+mod derived;
 mod util;
 
 use serde_json::Value;
