@@ -179,6 +179,8 @@ impl LiveCapture {
         match self.cap.next_packet() {
             Ok(p) => {
                 self.number += 1;
+                // time_t is not i64 on every platform.
+                #[allow(clippy::useless_conversion)]
                 let ts = Timestamp::from_parts(
                     i64::from(p.header.ts.tv_sec),
                     (p.header.ts.tv_usec as u32).min(999_999) * 1000,
