@@ -97,7 +97,7 @@ pub fn decode<'a>(packet: &Packet<'a>) -> Decoded<'a> {
             return Decoded::Malformed(DecodeError::UnsupportedLink(LinkType(packet.link.0).name()))
         }
     };
-    tcp_of(&sliced, packet)
+    tcp_of(&sliced)
 }
 
 fn short<'a>(layer: &'static str, required: usize, actual: usize) -> Decoded<'a> {
@@ -108,14 +108,18 @@ fn short<'a>(layer: &'static str, required: usize, actual: usize) -> Decoded<'a>
     })
 }
 
-fn tcp_of<'a>(sliced: &LaxSlicedPacket<'a>, packet: &Packet<'a>) -> Decoded<'a> {
-    let (src_ip, dst_ip, ip_payload) = match &sliced.net {
+fn tcp_of<'a>(sliced: &LaxSlicedPacket<'a>) -> Decoded<'a> {
+    // `ip_total` is the IP packet's length on the wire per its header, `ip_start` where its
+    // header starts: with them the uncaptured tail is known exactly, padding or not.
+    let (src_ip, dst_ip, ip_payload, ip_total, ip_start) = match &sliced.net {
         Some(LaxNetSlice::Ipv4(v4)) => {
             let h = v4.header();
             (
                 IpAddr::V4(h.source_addr()),
                 IpAddr::V4(h.destination_addr()),
                 v4.payload(),
+                usize::from(h.total_len()),
+                h.slice().as_ptr() as usize,
             )
         }
         Some(LaxNetSlice::Ipv6(v6)) => {
@@ -124,6 +128,8 @@ fn tcp_of<'a>(sliced: &LaxSlicedPacket<'a>, packet: &Packet<'a>) -> Decoded<'a> 
                 IpAddr::V6(h.source_addr()),
                 IpAddr::V6(h.destination_addr()),
                 v6.payload(),
+                40 + usize::from(h.payload_length()),
+                h.slice().as_ptr() as usize,
             )
         }
         Some(LaxNetSlice::Arp(_)) => return Decoded::Other,
@@ -154,10 +160,12 @@ fn tcp_of<'a>(sliced: &LaxSlicedPacket<'a>, packet: &Packet<'a>) -> Decoded<'a> 
         }
     };
     let payload = tcp.payload();
-    // A packet cut by snaplen is cut at its end, so the bytes the wire had and the capture lacks
-    // are the tail of the TCP payload.
+    // A packet cut by snaplen is cut at its end, so the bytes the IP header announces and the
+    // capture lacks are the tail of the TCP payload.
     let missing = if ip_payload.incomplete {
-        packet.orig_len.saturating_sub(packet.data.len() as u32)
+        let payload_start = ip_payload.payload.as_ptr() as usize;
+        let expected = ip_total.saturating_sub(payload_start.saturating_sub(ip_start));
+        u32::try_from(expected.saturating_sub(ip_payload.payload.len())).unwrap_or(u32::MAX)
     } else {
         0
     };
@@ -532,6 +540,26 @@ mod tests {
         };
         let s = tcp(decode(&p));
         assert_eq!((s.payload.len(), s.missing), (55, 45));
+    }
+
+    #[test]
+    fn padding_does_not_count_as_missing_payload() {
+        // 14 + 20 + 20 + 2 = 56 bytes, padded to Ethernet's minimum of 60, 55 captured: one
+        // payload byte is missing, not the 5 that orig_len - caplen would say.
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2(MAC_A, MAC_B)
+            .ipv4(V4_C, V4_S, 64)
+            .tcp(40000, 8080, 1000, 512)
+            .ack(2000)
+            .write(&mut v, b"hi")
+            .unwrap();
+        v.resize(60, 0);
+        let p = Packet {
+            orig_len: 60,
+            ..packet(LinkType::ETHERNET, &v[..55])
+        };
+        let s = tcp(decode(&p));
+        assert_eq!((s.payload, s.missing), (&b"h"[..], 1));
     }
 
     #[test]

@@ -316,33 +316,14 @@ impl Diagnoser {
             return;
         }
         self.counts.http_requests += 1;
-        let line_end = partial
-            .iter()
-            .position(|&b| b == b'\r' || b == b'\n')
-            .unwrap_or(partial.len());
-        let line = String::from_utf8_lossy(&partial[..line_end]).into_owned();
-        let mut parts = line.splitn(3, ' ');
-        let method = parts.next().unwrap_or("").to_string();
-        let target = redact::target(parts.next().unwrap_or(""), !self.config.no_redact);
-        let version = parts.next().unwrap_or("").to_string();
+        let (request, key) = summarize_partial(partial, !self.config.no_redact);
         let hs = Handshake {
             ts: at.ts,
             connection: conn.id.0,
             request_on_connection: index.saturating_add(1),
             client: conn.client,
             server: conn.server,
-            request: RequestSummary {
-                method,
-                target,
-                version,
-                host: None,
-                upgrade: None,
-                connection: None,
-                sec_websocket_key_present: contains(&lower, b"sec-websocket-key"),
-                sec_websocket_version: None,
-                origin: None,
-                head_complete: false,
-            },
+            request,
             response: None,
             request_packet: at.number,
             response_packet: None,
@@ -355,7 +336,7 @@ impl Diagnoser {
         self.pending.entry(conn.id).or_default().push_back(Pending {
             index,
             at,
-            kind: PendingKind::Handshake(Box::new(hs), None),
+            kind: PendingKind::Handshake(Box::new(hs), key),
         });
     }
 
@@ -366,7 +347,11 @@ impl Diagnoser {
         };
         // Requests before `index` that never got an answer are done without one.
         let mut unanswered = Vec::new();
-        while queue.front().is_some_and(|p| p.index < index) {
+        // (A lost head with no known index cannot be paired: it is done without a response.)
+        while queue
+            .front()
+            .is_some_and(|p| p.index == u64::MAX || p.index < index)
+        {
             unanswered.extend(queue.pop_front());
         }
         let answered = if queue.front().is_some_and(|p| p.index == index) {
@@ -454,6 +439,72 @@ fn summarize(head: &RequestHead, redact: bool) -> RequestSummary {
     }
 }
 
+/// What a request head cut by a gap still shows: the request line if it was captured whole,
+/// and the header lines captured whole. Headers after the cut are unknown, so nothing is said
+/// about them (`head_complete` is false). Also returns the key when its line was captured.
+fn summarize_partial(partial: &[u8], redact: bool) -> (RequestSummary, Option<Vec<u8>>) {
+    // Only lines that end before the cut count.
+    let whole = partial
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(&partial[..0], |e| &partial[..e + 1]);
+    let mut lines = whole
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let first = lines.next().unwrap_or_default();
+    let first = if whole.is_empty() {
+        // Not even the request line was captured whole: keep what there is of it.
+        partial
+    } else {
+        first
+    };
+    let line = String::from_utf8_lossy(first);
+    let mut parts = line.splitn(3, ' ');
+    let method = parts.next().unwrap_or("").to_string();
+    let target = redact::target(parts.next().unwrap_or(""), redact);
+    let version = if whole.is_empty() {
+        String::new()
+    } else {
+        parts.next().unwrap_or("").trim().to_string()
+    };
+    let mut summary = RequestSummary {
+        method,
+        target,
+        version,
+        host: None,
+        upgrade: None,
+        connection: None,
+        sec_websocket_key_present: false,
+        sec_websocket_version: None,
+        origin: None,
+        head_complete: false,
+    };
+    let mut key = None;
+    for l in lines {
+        let Some(colon) = l.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = String::from_utf8_lossy(&l[..colon])
+            .trim()
+            .to_ascii_lowercase();
+        let value = trim(&l[colon + 1..]);
+        let text = Some(String::from_utf8_lossy(value).into_owned());
+        match name.as_str() {
+            "host" => summary.host = text,
+            "upgrade" => summary.upgrade = text,
+            "connection" => summary.connection = text,
+            "origin" => summary.origin = text,
+            "sec-websocket-version" => summary.sec_websocket_version = text,
+            "sec-websocket-key" => {
+                summary.sec_websocket_key_present = true;
+                key = Some(value.to_vec());
+            }
+            _ => {}
+        }
+    }
+    (summary, key)
+}
+
 fn version_name(v: u8) -> String {
     format!("HTTP/1.{v}")
 }
@@ -461,11 +512,12 @@ fn version_name(v: u8) -> String {
 /// Problems visible in the request alone: what the proxy did to it.
 fn request_problems(hs: &Handshake, upgrade_ok: bool, connection_ok: bool) -> Vec<Problem> {
     let mut problems = Vec::new();
-    if !hs.request.head_complete {
-        return problems;
-    }
     if hs.request.version == "HTTP/1.0" {
         problems.push(Problem::Http10Downgrade);
+    }
+    // Headers after a cut are unknown: a missing Upgrade or Connection may be among them.
+    if !hs.request.head_complete {
+        return problems;
     }
     if !upgrade_ok {
         problems.push(Problem::UpgradeStripped);
@@ -546,26 +598,30 @@ fn evidence(hs: &Handshake, resp: Option<&ResponseHead>, key: Option<&[u8]>) -> 
     ));
     if !r.head_complete {
         ev.push(
-            "the request head was not fully captured (a gap in the capture): its headers are unknown, so nothing is claimed about them"
+            "the request head was cut by a gap in the capture: headers after the cut are unknown, so no missing header is claimed"
                 .into(),
         );
-    } else {
-        let show = |v: &Option<String>| match v {
-            Some(v) => format!("`{v}`"),
-            None => "missing".into(),
-        };
-        ev.push(format!(
-            "Upgrade: {}; Connection: {}; Sec-WebSocket-Key: {}; Sec-WebSocket-Version: {}",
-            show(&r.upgrade),
-            show(&r.connection),
-            if r.sec_websocket_key_present {
-                "present"
-            } else {
-                "missing"
-            },
-            show(&r.sec_websocket_version),
-        ));
     }
+    let absent = if r.head_complete {
+        "missing"
+    } else {
+        "not captured"
+    };
+    let show = |v: &Option<String>| match v {
+        Some(v) => format!("`{v}`"),
+        None => absent.into(),
+    };
+    ev.push(format!(
+        "Upgrade: {}; Connection: {}; Sec-WebSocket-Key: {}; Sec-WebSocket-Version: {}",
+        show(&r.upgrade),
+        show(&r.connection),
+        if r.sec_websocket_key_present {
+            "present"
+        } else {
+            absent
+        },
+        show(&r.sec_websocket_version),
+    ));
     match (resp, hs.response_packet) {
         (Some(resp), Some(pkt)) => {
             let delay = hs
