@@ -47,9 +47,20 @@ pub enum HttpEvent<'a> {
         dir: Direction,
         index: Option<u64>,
     },
-    /// 101, or 2xx to CONNECT: no more HTTP in either direction; bytes are only counted.
+    /// 101, or 2xx to CONNECT: no more HTTP in either direction; later bytes come as
+    /// `TunnelData` / `TunnelGap`.
     Tunnel {
         index: Option<u64>,
+    },
+    /// Bytes inside the tunnel (e.g. WebSocket frames), in order per direction.
+    TunnelData {
+        dir: Direction,
+        bytes: &'a [u8],
+    },
+    /// Bytes inside the tunnel that were not captured.
+    TunnelGap {
+        dir: Direction,
+        len: u64,
     },
     /// A head cut by a gap (or by the end of the stream): the captured prefix of it. A lost
     /// request takes a request index; a lost response names the request it would answer.
@@ -252,6 +263,7 @@ impl HttpConn {
                 State::Closed => return,
                 State::Tunnel => {
                     self.tunnel_bytes[d] += rest.len() as u64;
+                    out(HttpEvent::TunnelData { dir, bytes: rest });
                     return;
                 }
                 State::Body(body) => match body.feed(rest) {
@@ -287,7 +299,10 @@ impl HttpConn {
         let side = &mut self.sides[d];
         match &mut side.state {
             State::Closed => {}
-            State::Tunnel => self.tunnel_gap_bytes[d] += len,
+            State::Tunnel => {
+                self.tunnel_gap_bytes[d] += len;
+                out(HttpEvent::TunnelGap { dir, len });
+            }
             State::Desync => {
                 side.skipped += side.buf.len() as u64 + len;
                 side.buf.clear();
@@ -668,18 +683,36 @@ impl HttpConn {
         for side in &mut self.sides {
             let d = side.dir.index();
             // Bytes already buffered towards a head belong to the tunnel.
-            self.tunnel_bytes[d] += side.buf.len() as u64;
-            side.buf = Vec::new();
+            let buf = std::mem::take(&mut side.buf);
+            if !buf.is_empty() {
+                self.tunnel_bytes[d] += buf.len() as u64;
+                out(HttpEvent::TunnelData {
+                    dir: side.dir,
+                    bytes: &buf,
+                });
+            }
             if !matches!(side.state, State::Closed) {
                 side.state = State::Tunnel;
             }
         }
         if let Some(hold) = self.hold.take() {
-            let d = Direction::ToServer.index();
+            let dir = Direction::ToServer;
+            let d = dir.index();
+            let mut off = 0;
             for item in hold.items {
                 match item {
-                    Held::Data(n) => self.tunnel_bytes[d] += n as u64,
-                    Held::Gap(n) => self.tunnel_gap_bytes[d] += n,
+                    Held::Data(n) => {
+                        self.tunnel_bytes[d] += n as u64;
+                        out(HttpEvent::TunnelData {
+                            dir,
+                            bytes: &hold.bytes[off..off + n],
+                        });
+                        off += n;
+                    }
+                    Held::Gap(n) => {
+                        self.tunnel_gap_bytes[d] += n;
+                        out(HttpEvent::TunnelGap { dir, len: n });
+                    }
                     Held::End => self.sides[d].state = State::Closed,
                 }
             }

@@ -48,6 +48,13 @@ fn render(e: &HttpEvent<'_>) -> String {
         HttpEvent::Interim { index, head } => format!("interim {index:?} {}", head.status),
         HttpEvent::MessageEnd { dir, index } => format!("end {} {index:?}", arrow(*dir)),
         HttpEvent::Tunnel { index } => format!("tunnel {index:?}"),
+        // One entry per byte, so that the rendering does not depend on where chunks split.
+        HttpEvent::TunnelData { dir, bytes } => bytes
+            .iter()
+            .map(|b| format!("tunnel-data {} {b:02x}", arrow(*dir)))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        HttpEvent::TunnelGap { dir, len } => format!("tunnel-gap {} {len}", arrow(*dir)),
         HttpEvent::Lost {
             dir,
             index,
@@ -73,7 +80,7 @@ fn run_split(
 ) -> (Vec<String>, HttpConn) {
     let mut conn = HttpConn::new(cfg);
     let mut ev = Vec::new();
-    let mut out = |e: HttpEvent<'_>| ev.push(render(&e));
+    let mut out = |e: HttpEvent<'_>| ev.extend(render(&e).lines().map(str::to_string));
     for op in ops {
         match op {
             Op::D(dir, bytes) => {
@@ -400,11 +407,27 @@ fn tunnel_ops() -> Vec<Op> {
 #[test]
 fn switching_protocols_starts_tunnel() {
     let (ev, conn) = run_cfg(&HttpConfig::default(), &tunnel_ops());
-    assert_eq!(ev.len(), 4, "{ev:#?}");
     assert!(ev[0].starts_with("req 0 GET /ws 1.1"));
     assert_eq!(ev[1], "end C>S Some(0)");
     assert!(ev[2].starts_with("resp Some(0) 101 Switching Protocols"));
     assert_eq!(ev[3], "tunnel Some(0)");
+    // After the tunnel starts, bytes are handed on, not parsed: the held client frame first,
+    // then the server frame that followed the 101 head, then the rest; gaps stay gaps.
+    let data = |dir: &str| -> Vec<u8> {
+        ev.iter()
+            .filter_map(|e| e.strip_prefix(&format!("tunnel-data {dir} ")))
+            .map(|h| u8::from_str_radix(h, 16).unwrap())
+            .collect()
+    };
+    assert_eq!(data("C>S"), b"\x81\x82abcdXYGET / HTTP/1.1\r\n\r\n");
+    assert_eq!(data("S>C"), b"\x81\x02hiHTTP/1.1 200 OK\r\n\r\n");
+    assert!(ev.contains(&"tunnel-gap S>C 10".to_string()));
+    assert!(
+        !ev[4..]
+            .iter()
+            .any(|e| e.starts_with("req") || e.starts_with("resp")),
+        "no HTTP parsed inside the tunnel: {ev:#?}"
+    );
     assert!(conn.is_tunnel());
     // Client frame held before the 101 plus the later bytes; server frame after the head.
     assert_eq!(conn.tunnel_bytes(C), 8 + 18);
