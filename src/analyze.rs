@@ -7,11 +7,12 @@ use std::io;
 
 use crate::common::{Direction, PacketRef, Timestamp, Warning};
 use crate::decode::{decode, Decoded};
-use crate::diagnose::{DiagnoseConfig, Diagnoser, Findings, Handshake};
+use crate::diagnose::{DiagnoseConfig, Diagnoser, Findings, Handshake, SessionFinding};
 use crate::http::{HttpConfig, HttpConn, HttpEvent};
-use crate::report::{Analysis, Finding, InputInfo, InputWarning};
+use crate::report::{Analysis, Finding, InputInfo, InputWarning, Live, SessionRecord};
 use crate::source::{CaptureReader, Packet, SourceError};
 use crate::tcp::{ConnId, ConnInfo, ConnTable, StreamEvent, StreamSink, TcpConfig};
+use crate::ws::session::Session;
 
 /// Warnings listed per code; more are counted, not listed.
 const WARNINGS_PER_CODE: u64 = 20;
@@ -19,6 +20,9 @@ const WARNINGS_PER_CODE: u64 = 20;
 /// Everything `analyze` needs to know, parsed once from the command line.
 #[derive(Clone, Debug, Default)]
 pub struct AnalyzeConfig {
+    /// Ports whose connections carry WebSocket frames from the capture's start
+    /// (`--decode-as websocket:PORT`).
+    pub decode_as_websocket: Vec<u16>,
     pub tcp: TcpConfig,
     pub http: HttpConfig,
     pub diagnose: DiagnoseConfig,
@@ -43,7 +47,7 @@ pub fn capture(
     spec: &CaptureSpec,
     cfg: &AnalyzeConfig,
     on_start: &mut dyn FnMut(&str),
-    on_finding: &mut dyn FnMut(&Finding) -> io::Result<()>,
+    on_finding: &mut dyn FnMut(Live<'_>) -> io::Result<()>,
 ) -> Result<Analysis, AnalyzeError> {
     use crate::report::CaptureInfo;
     use crate::source::live::{LiveCapture, LiveConfig, Next};
@@ -137,7 +141,7 @@ pub fn capture(
 pub fn analyze(
     inputs: &[String],
     cfg: &AnalyzeConfig,
-    on_finding: &mut dyn FnMut(&Finding) -> io::Result<()>,
+    on_finding: &mut dyn FnMut(Live<'_>) -> io::Result<()>,
 ) -> Result<Analysis, AnalyzeError> {
     let mut merged = Merged::new(cfg);
     for path in inputs {
@@ -183,8 +187,9 @@ pub struct InputAnalysis {
     name: String,
     table: ConnTable,
     sink: Sink,
-    /// Handshakes already handed out, kept for the final report.
+    /// Handshakes and sessions already handed out, kept for the final report.
     handed_out: Vec<Handshake>,
+    sessions_handed_out: Vec<SessionFinding>,
     packets: u64,
     tcp_packets: u64,
     first: Option<Timestamp>,
@@ -209,11 +214,13 @@ impl InputAnalysis {
             table: ConnTable::new(cfg.tcp.clone()),
             sink: Sink {
                 http_config: cfg.http.clone(),
+                decode_as_websocket: cfg.decode_as_websocket.clone(),
                 conns: HashMap::new(),
                 diag: Diagnoser::new(cfg.diagnose.clone()),
                 warnings: Vec::new(),
             },
             handed_out: Vec::new(),
+            sessions_handed_out: Vec::new(),
             packets: 0,
             tcp_packets: 0,
             first: None,
@@ -254,18 +261,28 @@ impl InputAnalysis {
         self.sink.warnings.push(w);
     }
 
-    /// Hands each handshake judged since the last call to `f`; stops at `f`'s first error.
+    /// Hands each handshake and session judged since the last call to `f`; stops at `f`'s
+    /// first error.
     pub fn drain_finished(
         &mut self,
-        f: &mut dyn FnMut(&Finding) -> io::Result<()>,
+        f: &mut dyn FnMut(Live<'_>) -> io::Result<()>,
     ) -> io::Result<()> {
         for handshake in self.sink.diag.take_finished() {
             let finding = Finding {
                 input: self.name.clone(),
                 handshake,
             };
-            let r = f(&finding);
+            let r = f(Live::Handshake(&finding));
             self.handed_out.push(finding.handshake);
+            r?;
+        }
+        for session in self.sink.diag.take_finished_sessions() {
+            let record = SessionRecord {
+                input: self.name.clone(),
+                session,
+            };
+            let r = f(Live::Session(&record));
+            self.sessions_handed_out.push(record.session);
             r?;
         }
         Ok(())
@@ -274,7 +291,7 @@ impl InputAnalysis {
     /// The input ended: flush every connection, hand out the last handshakes.
     pub fn finish(
         mut self,
-        f: &mut dyn FnMut(&Finding) -> io::Result<()>,
+        f: &mut dyn FnMut(Live<'_>) -> io::Result<()>,
     ) -> io::Result<InputResult> {
         self.table.finish(&mut self.sink);
         self.drain_finished(f)?;
@@ -283,6 +300,10 @@ impl InputAnalysis {
         let mut findings = diag.finish_all();
         findings.handshakes.append(&mut self.handed_out);
         findings.handshakes.sort_by_key(|h| h.request_packet);
+        findings.sessions.append(&mut self.sessions_handed_out);
+        findings
+            .sessions
+            .sort_by_key(|s| (s.handshake_packet, s.connection));
         let mut all_warnings = warnings;
         all_warnings.append(&mut findings.warnings);
         findings.warnings = all_warnings;
@@ -327,13 +348,13 @@ impl Merged {
         s.http_responses += f.counts.http_responses;
         s.handshakes += f.counts.handshakes;
         s.requests_not_captured_whole += f.counts.requests_not_captured_whole;
+        s.sessions += f.counts.sessions;
         for (v, n) in &f.counts.by_verdict {
             *s.by_verdict.entry(v).or_default() += n;
         }
-        for h in &f.handshakes {
-            for p in &h.problems {
-                *s.by_problem.entry(p.code()).or_default() += 1;
-            }
+        let problems = f.handshakes.iter().flat_map(|h| &h.problems);
+        for p in problems.chain(f.sessions.iter().flat_map(|s| &s.problems)) {
+            *s.by_problem.entry(p.code()).or_default() += 1;
         }
         s.first_packet_ts = min_opt(s.first_packet_ts, r.first);
         s.last_packet_ts = s.last_packet_ts.max(r.last);
@@ -344,6 +365,11 @@ impl Merged {
             .extend(f.handshakes.into_iter().map(|handshake| Finding {
                 input: r.name.clone(),
                 handshake,
+            }));
+        a.sessions
+            .extend(f.sessions.into_iter().map(|session| SessionRecord {
+                input: r.name.clone(),
+                session,
             }));
         a.plain.extend(f.plain);
     }
@@ -402,6 +428,8 @@ impl WarningLog {
 /// HTTP events to the diagnosis.
 struct Sink {
     http_config: HttpConfig,
+    /// Ports whose connections are WebSocket frames from the start (`--decode-as`).
+    decode_as_websocket: Vec<u16>,
     conns: HashMap<ConnId, Conn>,
     diag: Diagnoser,
     warnings: Vec<Warning>,
@@ -414,6 +442,13 @@ struct Conn {
     info: ConnInfo,
     /// Whether the TCP stage's roles are the wrong way round; decided by the first bytes.
     swapped: Option<bool>,
+    /// The WebSocket session after a 101 (or decoded on request), fed the tunnel's bytes.
+    session: Option<Session>,
+    /// The last 101 negotiated permessage-deflate.
+    deflate: bool,
+    /// `--decode-as websocket:PORT` matched and the bytes are not HTTP: frames from the start,
+    /// no handshake. Per direction: whether a plausible frame start was found yet.
+    raw_websocket: Option<[bool; 2]>,
 }
 
 impl Conn {
@@ -456,6 +491,9 @@ impl StreamSink for Sink {
                     http: HttpConn::new(&self.http_config),
                     info: conn.clone(),
                     swapped: None,
+                    session: None,
+                    deflate: false,
+                    raw_websocket: None,
                 },
             );
             return;
@@ -464,25 +502,107 @@ impl StreamSink for Sink {
             return;
         };
         if let StreamEvent::Data { dir, bytes } = ev {
+            if c.swapped.is_none() && !self.decode_as_websocket.is_empty() {
+                let ports = [conn.client.port(), conn.server.port()];
+                if ports.iter().any(|p| self.decode_as_websocket.contains(p))
+                    && !bytes.starts_with(b"HTTP/1.")
+                    && !looks_like_request_line(bytes)
+                {
+                    c.raw_websocket = Some([false; 2]);
+                    c.session = Some(Session::new(at, true));
+                }
+            }
             c.decide_roles(dir, bytes);
         }
         let swapped = c.swapped == Some(true);
         let http_dir = |dir: Direction| if swapped { dir.reverse() } else { dir };
+        let Conn {
+            http,
+            info,
+            session,
+            deflate,
+            raw_websocket,
+            ..
+        } = c;
         let diag = &mut self.diag;
-        let info = &c.info;
-        let mut deliver = |e: HttpEvent<'_>| diag.http_event(info, at, &e);
-        match ev {
-            StreamEvent::Opened => {}
-            StreamEvent::Data { dir, bytes } => c.http.data(http_dir(dir), bytes, &mut deliver),
-            StreamEvent::Gap { dir, len } => c.http.gap(http_dir(dir), len, &mut deliver),
-            StreamEvent::Fin { dir } | StreamEvent::Rst { dir } => {
-                c.http.end(http_dir(dir), &mut deliver)
+        if let Some(synced) = raw_websocket {
+            // No HTTP on this connection: frames straight into the session.
+            if let Some(s) = session {
+                match ev {
+                    StreamEvent::Data { dir, bytes } => {
+                        let d = http_dir(dir);
+                        if !synced[d.index()] {
+                            synced[d.index()] = crate::ws::frame::plausible_start(bytes, d);
+                        }
+                        if synced[d.index()] {
+                            s.data(d, bytes, at);
+                        }
+                    }
+                    StreamEvent::Gap { dir, len } => {
+                        if synced[http_dir(dir).index()] {
+                            s.gap(http_dir(dir), len);
+                        }
+                    }
+                    StreamEvent::Fin { dir } => s.tcp_end(http_dir(dir), "fin", at),
+                    StreamEvent::Rst { dir } => s.tcp_end(http_dir(dir), "rst", at),
+                    StreamEvent::Opened | StreamEvent::Closed => {}
+                }
             }
-            StreamEvent::Closed => {
-                c.http.end(Direction::ToServer, &mut deliver);
-                c.http.end(Direction::ToClient, &mut deliver);
-                diag.connection_closed(info);
-                self.conns.remove(&conn.id);
+        } else {
+            let mut deliver = |e: HttpEvent<'_>| {
+                match &e {
+                    HttpEvent::Response { head, .. } if head.status == 101 => {
+                        *deflate = head.header("sec-websocket-extensions").is_some_and(|v| {
+                            v.to_ascii_lowercase()
+                                .windows(18)
+                                .any(|w| w == b"permessage-deflate")
+                        });
+                        // Only a WebSocket upgrade gets frame analysis (not h2c, TLS, ...).
+                        if head.has_token("upgrade", "websocket") {
+                            *session = Some(Session::new(at, *deflate));
+                        }
+                    }
+                    HttpEvent::TunnelData { dir, bytes } => {
+                        if let Some(s) = session {
+                            s.data(*dir, bytes, at);
+                        }
+                    }
+                    HttpEvent::TunnelGap { dir, len } => {
+                        if let Some(s) = session {
+                            s.gap(*dir, *len);
+                        }
+                    }
+                    _ => {}
+                }
+                diag.http_event(info, at, &e);
+            };
+            match ev {
+                StreamEvent::Opened | StreamEvent::Closed => {}
+                StreamEvent::Data { dir, bytes } => http.data(http_dir(dir), bytes, &mut deliver),
+                StreamEvent::Gap { dir, len } => http.gap(http_dir(dir), len, &mut deliver),
+                StreamEvent::Fin { dir } | StreamEvent::Rst { dir } => {
+                    http.end(http_dir(dir), &mut deliver)
+                }
+            }
+            if let (Some(s), StreamEvent::Fin { dir } | StreamEvent::Rst { dir }) = (session, ev) {
+                let how = if matches!(ev, StreamEvent::Rst { .. }) {
+                    "rst"
+                } else {
+                    "fin"
+                };
+                s.tcp_end(http_dir(dir), how, at);
+            }
+        }
+        if let StreamEvent::Closed = ev {
+            if let Some(c) = self.conns.remove(&conn.id) {
+                let mut http = c.http;
+                let mut deliver = |e: HttpEvent<'_>| diag.http_event(&c.info, at, &e);
+                http.end(Direction::ToServer, &mut deliver);
+                http.end(Direction::ToClient, &mut deliver);
+                if let Some(s) = c.session {
+                    diag.session_ended(&c.info, s.into_facts());
+                }
+                diag.connection_closed(&c.info);
             }
         }
     }

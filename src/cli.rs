@@ -100,6 +100,11 @@ struct CommonArgs {
     #[arg(long)]
     all: bool,
 
+    /// Treat connections on PORT as WebSocket frames from the start, like Wireshark's
+    /// "Decode As", for captures that began after the handshake (`websocket:PORT`, repeatable).
+    #[arg(long = "decode-as", value_name = "websocket:PORT", value_parser = parse_decode_as)]
+    decode_as: Vec<u16>,
+
     /// Show secrets (tokens in query strings) instead of `<redacted>`.
     #[arg(long)]
     no_redact: bool,
@@ -213,6 +218,7 @@ fn common(a: CommonArgs) -> (Output, AnalyzeConfig) {
             all: a.all,
         },
         AnalyzeConfig {
+            decode_as_websocket: a.decode_as,
             tcp: TcpConfig {
                 max_connections: a.max_connections.max(1),
                 max_buffered_per_direction: a.max_buffered,
@@ -227,4 +233,15 @@ fn common(a: CommonArgs) -> (Output, AnalyzeConfig) {
             },
         },
     )
+}
+
+/// `websocket:PORT` -> PORT.
+fn parse_decode_as(v: &str) -> Result<u16, String> {
+    let port = v
+        .strip_prefix("websocket:")
+        .ok_or_else(|| format!("{v:?}: expected websocket:PORT (only websocket is decoded)"))?;
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(format!("{port:?} is not a port (1..65535)")),
+    }
 }

@@ -22,7 +22,7 @@ use std::io::Write;
 
 use analyze::AnalyzeError;
 use cli::Command;
-use report::{Analysis, Finding, Reporter};
+use report::{Analysis, Live, Reporter};
 
 /// Exit status: no broken or rejected handshake.
 pub const EXIT_OK: u8 = 0;
@@ -53,9 +53,9 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
             // streams.
             let live = files.iter().any(|f| f == "-");
             let mut reporter = Reporter::new(&mut out, output, live);
-            analyze::analyze(&files, &config, &mut |f| {
-                seen_failure |= is_failure(f);
-                reporter.finding(f)
+            analyze::analyze(&files, &config, &mut |item| {
+                seen_failure |= is_failure(item);
+                reporter.live(item)
             })
             .and_then(|a| finish(&mut reporter, a))
         }
@@ -71,9 +71,9 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
                     &spec,
                     &config,
                     &mut |msg| eprintln!("wsdiag: {msg}"),
-                    &mut |f| {
-                        seen_failure |= is_failure(f);
-                        reporter.finding(f)
+                    &mut |item| {
+                        seen_failure |= is_failure(item);
+                        reporter.live(item)
                     },
                 )
                 .and_then(|a| finish(&mut reporter, a))
@@ -112,11 +112,11 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
     }
 }
 
-fn is_failure(f: &Finding) -> bool {
-    matches!(
-        f.handshake.verdict,
-        diagnose::Verdict::Broken | diagnose::Verdict::Rejected
-    )
+fn is_failure(item: Live<'_>) -> bool {
+    match item {
+        Live::Handshake(f) => f.is_failure(),
+        Live::Session(s) => !s.session.problems.is_empty(),
+    }
 }
 
 /// Writes the end of the report; true when some handshake was broken or rejected.

@@ -8,6 +8,7 @@
 
 mod fix;
 pub mod redact;
+pub mod session;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -17,6 +18,8 @@ use serde::Serialize;
 use crate::common::{PacketRef, Timestamp, Warning};
 use crate::http::{HttpEvent, RequestHead, ResponseHead};
 use crate::tcp::{ConnId, ConnInfo};
+use crate::ws::session::SessionFacts;
+pub use session::SessionFinding;
 
 pub use fix::{fixes_for, Fix};
 
@@ -36,6 +39,10 @@ pub enum Problem {
     BadAccept,
     /// No response before the connection or the capture ended.
     NoResponse,
+    /// A WebSocket session's TCP connection ended (FIN or RST) with no close frame.
+    ClosedWithoutCloseFrame,
+    /// A WebSocket session broke RFC 6455 (masking, opcodes, control frames, data after close).
+    ProtocolViolation,
 }
 
 impl Problem {
@@ -47,6 +54,8 @@ impl Problem {
             Problem::BackendRejected => "backend_rejected",
             Problem::BadAccept => "bad_accept",
             Problem::NoResponse => "no_response",
+            Problem::ClosedWithoutCloseFrame => "closed_without_close_frame",
+            Problem::ProtocolViolation => "protocol_violation",
         }
     }
     /// Problems the proxy causes by how it forwards the request.
@@ -150,6 +159,8 @@ pub struct Counts {
     pub by_verdict: BTreeMap<&'static str, u64>,
     /// Request heads cut by a gap in the capture, whatever they were.
     pub requests_not_captured_whole: u64,
+    /// WebSocket sessions seen after a 101 (or decoded on request).
+    pub sessions: u64,
 }
 
 /// Options of the diagnosis.
@@ -190,7 +201,10 @@ enum PendingKind {
 pub struct Diagnoser {
     config: DiagnoseConfig,
     pending: HashMap<ConnId, VecDeque<Pending>>,
+    /// The handshake that opened each connection's tunnel (request packet, target).
+    tunnels: HashMap<ConnId, (u64, String)>,
     done: Vec<Handshake>,
+    sessions: Vec<SessionFinding>,
     plain: Vec<PlainRequest>,
     counts: Counts,
     warnings: Vec<Warning>,
@@ -228,8 +242,35 @@ impl Diagnoser {
         }
     }
 
+    /// A WebSocket session on `conn` ended (or the capture did); `facts` is what its frames
+    /// showed.
+    pub fn session_ended(&mut self, conn: &ConnInfo, facts: SessionFacts) {
+        let (handshake_packet, target) = match self.tunnels.remove(&conn.id) {
+            Some((p, t)) => (Some(p), Some(t)),
+            None => (None, None),
+        };
+        let finding = session::judge(
+            session::Opening {
+                connection: conn.id.0,
+                client: conn.client,
+                server: conn.server,
+                handshake_packet,
+                target,
+            },
+            facts,
+        );
+        self.counts.sessions += 1;
+        self.sessions.push(finding);
+    }
+
+    /// Sessions judged since the last call (for live output).
+    pub fn take_finished_sessions(&mut self) -> std::vec::Drain<'_, SessionFinding> {
+        self.sessions.drain(..)
+    }
+
     /// The connection ended: whatever still waits for a response got none.
     pub fn connection_closed(&mut self, conn: &ConnInfo) {
+        self.tunnels.remove(&conn.id);
         if let Some(queue) = self.pending.remove(&conn.id) {
             for p in queue {
                 self.finish(p, None, None);
@@ -250,6 +291,7 @@ impl Diagnoser {
         }
         self.plain.sort_by_key(|p| p.request_packet);
         Findings {
+            sessions: self.sessions,
             handshakes: self.done,
             plain: self.plain,
             counts: self.counts,
@@ -394,6 +436,12 @@ impl Diagnoser {
                         accept_valid,
                     });
                     judge(&mut hs, resp, key.as_deref());
+                    if resp.status == 101 {
+                        self.tunnels.insert(
+                            ConnId(hs.connection),
+                            (hs.request_packet, hs.request.target.clone()),
+                        );
+                    }
                 } else {
                     judge_unanswered(&mut hs);
                 }
@@ -408,6 +456,7 @@ impl Diagnoser {
 /// What the diagnosis found in a whole input.
 pub struct Findings {
     pub handshakes: Vec<Handshake>,
+    pub sessions: Vec<SessionFinding>,
     pub plain: Vec<PlainRequest>,
     pub counts: Counts,
     pub warnings: Vec<Warning>,

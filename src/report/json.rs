@@ -5,7 +5,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{Analysis, CaptureInfo, Finding, InputInfo, InputWarning, Summary};
+use super::{Analysis, CaptureInfo, Finding, InputInfo, InputWarning, SessionRecord, Summary};
 use crate::diagnose::PlainRequest;
 
 #[derive(Serialize)]
@@ -17,6 +17,7 @@ struct Document<'a> {
     capture: Option<&'a CaptureInfo>,
     summary: &'a Summary,
     handshakes: &'a [Finding],
+    sessions: &'a [SessionRecord],
     #[serde(skip_serializing_if = "Option::is_none")]
     requests: Option<&'a [PlainRequest]>,
     warnings: &'a [InputWarning],
@@ -30,6 +31,7 @@ pub fn write(out: &mut dyn Write, a: &Analysis, all: bool) -> io::Result<()> {
         capture: a.capture.as_ref(),
         summary: &a.summary,
         handshakes: &a.handshakes,
+        sessions: &a.sessions,
         requests: all.then_some(a.plain.as_slice()),
         warnings: &a.warnings,
     };
@@ -44,7 +46,9 @@ pub mod lines {
 
     use serde::Serialize;
 
-    use super::super::{Analysis, CaptureInfo, Finding, InputInfo, InputWarning, Summary};
+    use super::super::{
+        Analysis, CaptureInfo, Finding, InputInfo, InputWarning, SessionRecord, Summary,
+    };
 
     #[derive(Serialize)]
     struct Tagged<'a, T: Serialize> {
@@ -73,6 +77,10 @@ pub mod lines {
 
     pub fn handshake(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
         line(out, "handshake", f)
+    }
+
+    pub fn session(out: &mut dyn Write, s: &SessionRecord) -> io::Result<()> {
+        line(out, "session", s)
     }
 
     pub fn end(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::common::{Timestamp, Warning};
-use crate::diagnose::{Fix, Handshake, PlainRequest};
+use crate::diagnose::{Fix, Handshake, PlainRequest, SessionFinding};
 
 /// Report formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,14 +42,20 @@ impl<'w> Reporter<'w> {
         Reporter { out, output, live }
     }
 
-    pub fn finding(&mut self, f: &Finding) -> io::Result<()> {
-        match self.output.format {
-            Format::Table if self.live => {
+    pub fn live(&mut self, item: Live<'_>) -> io::Result<()> {
+        match (self.output.format, item) {
+            (Format::Table, _) if !self.live => Ok(()),
+            (Format::Table, Live::Handshake(f)) => {
                 table::write_line(self.out, f)?;
                 self.out.flush()
             }
-            Format::Jsonl => json::lines::handshake(self.out, f),
-            _ => Ok(()),
+            (Format::Table, Live::Session(s)) => {
+                table::write_session_line(self.out, s)?;
+                self.out.flush()
+            }
+            (Format::Jsonl, Live::Handshake(f)) => json::lines::handshake(self.out, f),
+            (Format::Jsonl, Live::Session(s)) => json::lines::session(self.out, s),
+            (Format::Json, _) => Ok(()),
         }
     }
 
@@ -87,6 +93,8 @@ pub struct Summary {
     pub by_problem: BTreeMap<&'static str, u64>,
     /// Request heads cut by a gap in the capture: what they were is unknown.
     pub requests_not_captured_whole: u64,
+    /// WebSocket sessions seen after a 101 (or decoded on request).
+    pub sessions: u64,
     pub warnings: u64,
     pub first_packet_ts: Option<Timestamp>,
     pub last_packet_ts: Option<Timestamp>,
@@ -120,12 +128,38 @@ pub struct Finding {
     pub handshake: Handshake,
 }
 
+impl Finding {
+    /// Broken or rejected.
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self.handshake.verdict,
+            crate::diagnose::Verdict::Broken | crate::diagnose::Verdict::Rejected
+        )
+    }
+}
+
+/// A WebSocket session with the input it came from.
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionRecord {
+    pub input: String,
+    #[serde(flatten)]
+    pub session: SessionFinding,
+}
+
+/// Something a live report shows as soon as it is known.
+#[derive(Clone, Copy, Debug)]
+pub enum Live<'a> {
+    Handshake(&'a Finding),
+    Session(&'a SessionRecord),
+}
+
 /// Everything a report shows.
 #[derive(Clone, Debug, Default)]
 pub struct Analysis {
     pub inputs: Vec<InputInfo>,
     pub summary: Summary,
     pub handshakes: Vec<Finding>,
+    pub sessions: Vec<SessionRecord>,
     pub plain: Vec<PlainRequest>,
     pub warnings: Vec<InputWarning>,
     /// Warnings not listed (beyond the per-code cap), by code.
@@ -156,20 +190,18 @@ impl Analysis {
             .handshakes
             .iter()
             .flat_map(|f| f.handshake.fix.iter())
+            .chain(self.sessions.iter().flat_map(|s| s.session.fix.iter()))
             .collect();
         fixes.sort();
         fixes.dedup();
         fixes
     }
 
-    /// True when some handshake was broken or rejected: exit status 1.
+    /// True when some handshake was broken or rejected, or a session had a problem: exit
+    /// status 1.
     pub fn has_failures(&self) -> bool {
-        self.handshakes.iter().any(|f| {
-            matches!(
-                f.handshake.verdict,
-                crate::diagnose::Verdict::Broken | crate::diagnose::Verdict::Rejected
-            )
-        })
+        self.handshakes.iter().any(|f| f.is_failure())
+            || self.sessions.iter().any(|s| !s.session.problems.is_empty())
     }
 }
 

@@ -84,7 +84,88 @@ pub fn write(out: &mut dyn Write, a: &Analysis, all: bool) -> io::Result<()> {
         }
         writeln!(out, "{t}")?;
     }
+    if !a.sessions.is_empty() {
+        writeln!(out, "\nWebSocket sessions:")?;
+        let mut t = new_table();
+        t.set_header(vec![
+            "conn",
+            "target",
+            "duration",
+            "messages c>s",
+            "messages s>c",
+            "pings",
+            "close",
+            "TCP end",
+            "problems",
+        ]);
+        for r in &a.sessions {
+            let s = &r.session;
+            let f = &s.facts;
+            t.add_row(vec![
+                Cell::new(s.connection).set_alignment(CellAlignment::Right),
+                Cell::new(
+                    s.target
+                        .as_deref()
+                        .map_or_else(|| "(handshake not captured)".into(), |t| shorten(t, 32)),
+                ),
+                Cell::new(format!("{:.3} s", s.duration)),
+                Cell::new(f.client.messages),
+                Cell::new(f.server.messages),
+                Cell::new(format!(
+                    "{}/{}",
+                    f.client.pings + f.server.pings,
+                    f.client.pongs + f.server.pongs
+                )),
+                Cell::new(close_cell(s)),
+                Cell::new(f.tcp_end.as_ref().map_or_else(
+                    || "open at end".into(),
+                    |e| format!("{} by {}", e.how.to_uppercase(), e.by.name()),
+                )),
+                Cell::new(
+                    s.problems
+                        .iter()
+                        .map(|p| p.code())
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                ),
+            ]);
+        }
+        writeln!(out, "{t}")?;
+    }
     write_summary(out, a)
+}
+
+fn close_cell(s: &crate::diagnose::SessionFinding) -> String {
+    match &s.facts.close {
+        None => "none".into(),
+        Some(c) => format!(
+            "{} from {}{}",
+            c.code.map_or_else(|| "no code".into(), |c| c.to_string()),
+            c.from.name(),
+            if s.close_completed { ", answered" } else { "" }
+        ),
+    }
+}
+
+/// One line for a WebSocket session that just ended (live output).
+pub fn write_session_line(out: &mut dyn Write, r: &super::SessionRecord) -> io::Result<()> {
+    let s = &r.session;
+    let problems = if s.problems.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", problems(&s.problems))
+    };
+    writeln!(
+        out,
+        "session  conn {}  {}  {:.3} s  messages {}/{}  close: {}{}",
+        s.connection,
+        s.target.as_deref().unwrap_or("(handshake not captured)"),
+        s.duration,
+        s.facts.client.messages,
+        s.facts.server.messages,
+        close_cell(s),
+        problems
+    )
 }
 
 /// Everything after the rows: summary, evidence for each kind of finding, fixes, warnings.
@@ -92,6 +173,7 @@ pub fn write(out: &mut dyn Write, a: &Analysis, all: bool) -> io::Result<()> {
 pub fn write_summary(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     summary(out, a)?;
     evidence(out, a)?;
+    session_evidence(out, a)?;
     fixes(out, a)?;
     warnings(out, a)
 }
@@ -147,6 +229,18 @@ fn summary(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         plural(s.handshakes, "WebSocket handshake"),
         by_verdict(a)
     )?;
+    if s.sessions > 0 {
+        let with_problems = a
+            .sessions
+            .iter()
+            .filter(|r| !r.session.problems.is_empty())
+            .count();
+        writeln!(
+            out,
+            "{}, {with_problems} with problems",
+            plural(s.sessions, "WebSocket session")
+        )?;
+    }
     if s.requests_not_captured_whole > 0 {
         writeln!(
             out,
@@ -236,6 +330,45 @@ fn evidence(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
             if n == 1 { "" } else { "s" }
         )?;
         for e in &h.evidence {
+            writeln!(out, "  - {e}")?;
+        }
+    }
+    Ok(())
+}
+
+/// For each distinct set of session problems, how many and the evidence of the first one.
+fn session_evidence(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+    let mut kinds: Vec<(&crate::diagnose::SessionFinding, usize)> = Vec::new();
+    for r in &a.sessions {
+        let s = &r.session;
+        if s.problems.is_empty() {
+            continue;
+        }
+        match kinds.iter_mut().find(|(k, _)| k.problems == s.problems) {
+            Some(entry) => entry.1 += 1,
+            None => kinds.push((s, 1)),
+        }
+    }
+    for (s, n) in kinds {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{} WebSocket session{} ({}){}:",
+            n,
+            if n == 1 { "" } else { "s" },
+            problems(&s.problems),
+            if n > 1 { ", the first one" } else { "" }
+        )?;
+        writeln!(
+            out,
+            "  - connection {}, {}",
+            s.connection,
+            match (s.handshake_packet, &s.target) {
+                (Some(p), Some(t)) => format!("opened by `GET {t}` (packet {p})"),
+                _ => "handshake not captured".into(),
+            }
+        )?;
+        for e in &s.evidence {
             writeln!(out, "  - {e}")?;
         }
     }

@@ -1,5 +1,7 @@
-//! WebSocket (RFC 6455) pieces the diagnosis needs: the handshake's accept-key check.
-//! Frame parsing after a 101 belongs here too when sessions are analysed.
+//! WebSocket (RFC 6455): the handshake's accept-key check, and frame parsing after a 101.
+
+pub mod frame;
+pub mod session;
 
 use base64::Engine;
 use sha1::{Digest, Sha1};
