@@ -6,6 +6,7 @@
 //! `Sec-WebSocket-Key` / `Sec-WebSocket-Version` header: nginx forwards those even when it drops
 //! `Upgrade`, so a stripped handshake is still recognisable on the upstream hop.
 
+pub mod backend;
 mod fix;
 pub mod redact;
 pub mod session;
@@ -124,6 +125,12 @@ pub struct ResponseSummary {
     /// Whether `Sec-WebSocket-Accept` matched the key (only for a 101 to a request with a key).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accept_valid: Option<bool>,
+    /// The first bytes of the body of a non-101 answer (as on the wire, at most 256).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body_start: Option<String>,
+    /// The backend, when its answer is recognisable (see `diagnose::backend`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend: Option<&'static str>,
 }
 
 /// One WebSocket handshake attempt and its judgement.
@@ -204,6 +211,9 @@ pub struct Diagnoser {
     /// The handshake that opened each connection's tunnel (request packet, target).
     tunnels: HashMap<ConnId, (u64, String)>,
     done: Vec<Handshake>,
+    /// A refused handshake per connection whose answer's body is still arriving: (request
+    /// index, handshake, body so far).
+    awaiting: HashMap<ConnId, (u64, Box<Handshake>, Vec<u8>)>,
     sessions: Vec<SessionFinding>,
     plain: Vec<PlainRequest>,
     counts: Counts,
@@ -233,6 +243,28 @@ impl Diagnoser {
                 index,
                 partial,
             } => self.lost_request(conn, at, *index, partial),
+            HttpEvent::BodyStart {
+                index: Some(index),
+                bytes,
+            } => {
+                if let Some((i, _, body)) = self.awaiting.get_mut(&conn.id) {
+                    if i == index {
+                        body.extend_from_slice(bytes);
+                    }
+                }
+            }
+            HttpEvent::MessageEnd {
+                dir: crate::common::Direction::ToClient,
+                index: Some(index),
+            } => {
+                if self
+                    .awaiting
+                    .get(&conn.id)
+                    .is_some_and(|(i, _, _)| i == index)
+                {
+                    self.complete_awaiting(conn.id);
+                }
+            }
             HttpEvent::Anomaly { code, detail, .. } => self.warnings.push(Warning {
                 packet: Some(at.number),
                 code,
@@ -271,6 +303,7 @@ impl Diagnoser {
     /// The connection ended: whatever still waits for a response got none.
     pub fn connection_closed(&mut self, conn: &ConnInfo) {
         self.tunnels.remove(&conn.id);
+        self.complete_awaiting(conn.id);
         if let Some(queue) = self.pending.remove(&conn.id) {
             for p in queue {
                 self.finish(p, None, None);
@@ -281,6 +314,10 @@ impl Diagnoser {
     /// Everything found that was not taken with [`Diagnoser::take_finished`] (in the order the
     /// verdicts became known).
     pub fn finish_all(mut self) -> Findings {
+        let waiting: Vec<ConnId> = self.awaiting.keys().copied().collect();
+        for id in waiting {
+            self.complete_awaiting(id);
+        }
         let ids: Vec<ConnId> = self.pending.keys().copied().collect();
         for id in ids {
             if let Some(queue) = self.pending.remove(&id) {
@@ -434,6 +471,8 @@ impl Diagnoser {
                         status: resp.status,
                         reason: resp.reason.clone(),
                         accept_valid,
+                        body_start: None,
+                        backend: None,
                     });
                     judge(&mut hs, resp, key.as_deref());
                     if resp.status == 101 {
@@ -447,9 +486,54 @@ impl Diagnoser {
                 }
                 self.counts.handshakes += 1;
                 *self.counts.by_verdict.entry(hs.verdict.name()).or_default() += 1;
-                self.done.push(*hs);
+                match hs.response.as_ref().map(|r| r.status) {
+                    // A refusal's body names the backend: wait for it.
+                    Some(status) if status != 101 => {
+                        let conn = ConnId(hs.connection);
+                        self.complete_awaiting(conn);
+                        self.awaiting.insert(conn, (p.index, hs, Vec::new()));
+                    }
+                    _ => self.done.push(*hs),
+                }
             }
         }
+    }
+
+    /// The body of a refused handshake's answer ended (or its connection did): name the
+    /// backend from it and hand the handshake on.
+    fn complete_awaiting(&mut self, conn: ConnId) {
+        let Some((_, mut hs, body)) = self.awaiting.remove(&conn) else {
+            return;
+        };
+        if let Some(r) = hs.response.as_mut() {
+            if !body.is_empty() {
+                r.body_start = Some(String::from_utf8_lossy(&body).into_owned());
+            }
+            if let Some(sig) = backend::identify(r.status, &r.reason, &body) {
+                r.backend = Some(sig.backend);
+                hs.evidence.push(format!(
+                    "the answer is {}'s ({} {}{}): {}",
+                    sig.backend,
+                    r.status,
+                    r.reason,
+                    if body.is_empty() {
+                        ", empty body".to_string()
+                    } else {
+                        format!(
+                            ", body starts {:?}",
+                            String::from_utf8_lossy(&body[..body.len().min(64)])
+                        )
+                    },
+                    sig.meaning
+                ));
+            } else if !body.is_empty() {
+                hs.evidence.push(format!(
+                    "the body starts {:?}",
+                    String::from_utf8_lossy(&body[..body.len().min(64)])
+                ));
+            }
+        }
+        self.done.push(*hs);
     }
 }
 

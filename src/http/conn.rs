@@ -52,6 +52,12 @@ pub enum HttpEvent<'a> {
     Tunnel {
         index: Option<u64>,
     },
+    /// The first bytes of a response body (at most [`BODY_START`] per response, possibly in
+    /// several pieces), as on the wire.
+    BodyStart {
+        index: Option<u64>,
+        bytes: &'a [u8],
+    },
     /// Bytes inside the tunnel (e.g. WebSocket frames), in order per direction.
     TunnelData {
         dir: Direction,
@@ -141,6 +147,8 @@ struct Side {
     msg: Option<u64>,
     /// Request side: the current request asks to switch protocols.
     upgrade: bool,
+    /// Body bytes of the current message already handed on as `BodyStart`.
+    body_shown: usize,
 }
 
 impl Side {
@@ -154,6 +162,7 @@ impl Side {
             line_start: false,
             msg: None,
             upgrade: false,
+            body_shown: 0,
         }
     }
 }
@@ -193,6 +202,9 @@ enum Held {
 /// or CONNECT) the request side holds its input until a final response: 101 (or 2xx to CONNECT)
 /// makes it tunnel bytes, anything else replays it as HTTP. Holding beyond `max_head_bytes`
 /// gives up and replays.
+/// Bytes of each response body handed on with [`HttpEvent::BodyStart`].
+pub const BODY_START: usize = 256;
+
 #[derive(Debug)]
 pub struct HttpConn {
     max_head: usize,
@@ -267,8 +279,12 @@ impl HttpConn {
                     return;
                 }
                 State::Body(body) => match body.feed(rest) {
-                    Outcome::More => return,
+                    Outcome::More => {
+                        self.body_start(dir, rest, out);
+                        return;
+                    }
                     Outcome::End(n) => {
+                        self.body_start(dir, &rest[..n], out);
                         pos += n;
                         self.message_end(dir, out);
                     }
@@ -429,8 +445,24 @@ impl HttpConn {
         self.sealed = true;
     }
 
+    /// Hands on the first [`BODY_START`] bytes of a response body (as on the wire: chunked
+    /// framing included), for naming the backend from its answer. Bodies are otherwise skipped.
+    fn body_start(&mut self, dir: Direction, bytes: &[u8], out: &mut impl FnMut(HttpEvent<'_>)) {
+        let side = &mut self.sides[dir.index()];
+        if dir != Direction::ToClient || side.body_shown >= BODY_START || bytes.is_empty() {
+            return;
+        }
+        let n = bytes.len().min(BODY_START - side.body_shown);
+        side.body_shown += n;
+        out(HttpEvent::BodyStart {
+            index: side.msg,
+            bytes: &bytes[..n],
+        });
+    }
+
     fn message_end(&mut self, dir: Direction, out: &mut impl FnMut(HttpEvent<'_>)) {
         let side = &mut self.sides[dir.index()];
+        side.body_shown = 0;
         let index = side.msg.take();
         let upgrade = std::mem::take(&mut side.upgrade);
         side.state = State::Head;

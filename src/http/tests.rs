@@ -1,6 +1,7 @@
 //! Connection-level tests: scripted streams in, rendered events out. Every script is also fed
 //! byte by byte and split at random offsets, and must give the same events.
 
+use super::conn::BODY_START;
 use super::*;
 use crate::common::Direction::{self, ToClient as S, ToServer as C};
 use proptest::prelude::*;
@@ -55,6 +56,8 @@ fn render(e: &HttpEvent<'_>) -> String {
             .collect::<Vec<_>>()
             .join("\n"),
         HttpEvent::TunnelGap { dir, len } => format!("tunnel-gap {} {len}", arrow(*dir)),
+        // Left out of the rendering (no lines); `body_start_is_handed_on` checks them.
+        HttpEvent::BodyStart { .. } => String::new(),
         HttpEvent::Lost {
             dir,
             index,
@@ -681,5 +684,50 @@ fn corpus_fed_byte_by_byte_matches_whole() {
     assert_eq!(corpus().len(), 13);
     for ops in corpus() {
         run(&ops);
+    }
+}
+
+#[test]
+fn body_start_is_handed_on_capped_whatever_the_split() {
+    let body = vec![b'x'; 1000];
+    let mut resp = format!(
+        "HTTP/1.1 404 Not Found\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    resp.extend_from_slice(&body);
+    resp.extend_from_slice(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 22\r\n\r\n{\"detail\":\"Not Found\"}",
+    );
+    let ops = [
+        d(C, b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"),
+        Op::D(S, resp),
+    ];
+    for cuts in [vec![], (1..1200).step_by(7).collect::<Vec<_>>()] {
+        let mut conn = HttpConn::new(&HttpConfig::default());
+        let mut bodies: Vec<(Option<u64>, Vec<u8>)> = Vec::new();
+        let mut out = |e: HttpEvent<'_>| {
+            if let HttpEvent::BodyStart { index, bytes } = e {
+                match bodies.last_mut() {
+                    Some((i, b)) if *i == index => b.extend_from_slice(bytes),
+                    _ => bodies.push((index, bytes.to_vec())),
+                }
+            }
+        };
+        for op in &ops {
+            if let Op::D(dir, bytes) = op {
+                let mut at = 0;
+                for c in cuts.iter().copied().chain([bytes.len()]) {
+                    let c = c.min(bytes.len());
+                    if c > at {
+                        conn.data(*dir, &bytes[at..c], &mut out);
+                        at = c;
+                    }
+                }
+            }
+        }
+        assert_eq!(bodies.len(), 2, "{cuts:?}");
+        assert_eq!(bodies[0], (Some(0), vec![b'x'; BODY_START]));
+        assert_eq!(bodies[1], (Some(1), br#"{"detail":"Not Found"}"#.to_vec()));
     }
 }

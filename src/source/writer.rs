@@ -24,6 +24,14 @@ impl PcapWriter {
             opts.mode(0o600);
         }
         let file = opts.open(path)?;
+        // `mode` applies only when the file is created: an existing file (a previous run's,
+        // maybe 0644) is made private too. Only a regular file, never a device such as
+        // /dev/stdout; best effort when it belongs to someone else.
+        #[cfg(unix)]
+        if file.metadata().is_ok_and(|m| m.is_file()) {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = file.set_permissions(std::fs::Permissions::from_mode(0o600));
+        }
         let mut out = BufWriter::with_capacity(256 << 10, file);
         let mut header = [0u8; 24];
         header[0..4].copy_from_slice(&0xa1b2_c3d4u32.to_le_bytes());
@@ -103,6 +111,22 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        drop(w);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_existing_file_is_made_private_too() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("wsdiag-writer-old-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("old.pcap");
+        std::fs::write(&path, b"a previous run").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let w = PcapWriter::create(&path, LinkType::ETHERNET, 262_144).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
         drop(w);
         let _ = std::fs::remove_dir_all(&dir);
     }
