@@ -256,14 +256,12 @@ impl Diagnoser {
             HttpEvent::MessageEnd {
                 dir: crate::common::Direction::ToClient,
                 index: Some(index),
-            } => {
-                if self
-                    .awaiting
-                    .get(&conn.id)
-                    .is_some_and(|(i, _, _)| i == index)
-                {
-                    self.complete_awaiting(conn.id);
-                }
+            } if self
+                .awaiting
+                .get(&conn.id)
+                .is_some_and(|(i, _, _)| i == index) =>
+            {
+                self.complete_awaiting(conn.id)
             }
             HttpEvent::Anomaly { code, detail, .. } => self.warnings.push(Warning {
                 packet: Some(at.number),
