@@ -1,6 +1,7 @@
 """Client traffic for the wsdiag sample captures.
 
-Usage: python3 client.py SCENARIO     (talks to nginx on 127.0.0.1:8000)
+Usage: python3 client.py SCENARIO     (talks to nginx on 127.0.0.1:8000;
+       set WSDIAG_NGINX_PORT to use another port, as the live end-to-end test does)
 
 Plain HTTP uses http.client; WebSocket handshakes use the `websockets` library
 (compression disabled so frames stay readable in the capture).  Every request
@@ -10,12 +11,13 @@ a ?token= query parameter so that wsdiag's redaction can be exercised.
 import asyncio
 import http.client
 import json
+import os
 import sys
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-NGINX = ("127.0.0.1", 8000)
+NGINX = ("127.0.0.1", int(os.environ.get("WSDIAG_NGINX_PORT", "8000")))
 HOST = "game.example.com"
 ORIGIN = "https://game.example.com"
 
@@ -54,10 +56,16 @@ def plain(method, path, body=None):
         c.close()
 
 
-async def handshake(path, user, messages=(), origin=ORIGIN):
+async def handshake(path, user, messages=(), origin=ORIGIN, ping_interval=None,
+                    linger=0.0, reason="bye", idle_until_closed=None, after_open=None):
     """WebSocket handshake to ws://game.example.com{path} via nginx.
 
     On success exchange `messages` (send one, read the echo) and close with 1000.
+    ping_interval: the websockets library's keepalive pings (None: no pings).
+    linger: seconds to stay open after the messages, before the close.
+    idle_until_closed: instead of closing, send nothing and wait up to this many
+      seconds for the other side (nginx) to end the connection.
+    after_open: an async callable run right after the 101, before the messages.
     """
     token = f"s3cr3t-{user}"
     sep = "&" if "?" in path else "?"
@@ -72,13 +80,29 @@ async def handshake(path, user, messages=(), origin=ORIGIN):
             compression=None,
             proxy=None,
             open_timeout=10,
-            ping_interval=None,
+            ping_interval=ping_interval,
         ) as ws:
             log(f"WS {path} -> 101 Switching Protocols")
+            if after_open is not None:
+                await after_open()
             for text in messages:
                 await ws.send(text)
                 log(f"  sent {text!r}, got {await ws.recv()!r}")
-            await ws.close(code=1000, reason="bye")
+            if linger:
+                await asyncio.sleep(linger)
+            if idle_until_closed is not None:
+                start = asyncio.get_running_loop().time()
+                try:
+                    await asyncio.wait_for(ws.wait_closed(), idle_until_closed)
+                except asyncio.TimeoutError:
+                    log(f"WS {path} still open after {idle_until_closed} s of silence")
+                else:
+                    waited = asyncio.get_running_loop().time() - start
+                    log(f"WS {path} ended by the other side after {waited:.1f} s of silence "
+                        f"(close code {ws.close_code}, no close frame received: "
+                        f"{ws.protocol.close_rcvd is None})")
+                    return 101
+            await ws.close(code=1000, reason=reason)
         log(f"WS {path} closed normally")
         return 101
     except InvalidStatus as exc:
@@ -135,6 +159,67 @@ def plain_http():
         c.close()
 
 
+def session_pings():
+    # Client keepalive pings every 0.5 s (the backend also pings, see record.sh);
+    # 2 messages, ~2 s open, then close 1000 with a reason.
+    ws("/api/game/ws/42/alice", "alice", messages=("hello", "move e2e4"),
+       ping_interval=0.5, linger=2.0, reason="game over")
+
+
+def idle_timeout():
+    # No pings; one message, then silence until nginx's proxy_read_timeout (3 s) ends it.
+    ws("/api/game/ws/42/alice", "alice", messages=("hello",), idle_until_closed=6.0)
+
+
+def path_rewrite():
+    ws("/api/game/ws/42/alice", "alice")
+
+
+def not_forwarded():
+    plain("GET", "/api/health")           # proxied
+    ws("/api/game/ws/42/alice", "alice")  # answered by nginx itself
+
+
+def mid_stream():
+    # Handshake, then wait for the capture to start (record.sh), then talk.
+    # WSDIAG_SIGNAL=PREFIX: create PREFIX.open after the 101, wait for PREFIX.go.
+    signal = os.environ.get("WSDIAG_SIGNAL")
+
+    async def wait_for_capture():
+        if not signal:
+            await asyncio.sleep(1.0)
+            return
+        open(signal + ".open", "w").close()
+        for _ in range(200):
+            if os.path.exists(signal + ".go"):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            sys.exit("mid-stream: no go signal from record.sh")
+
+    ws("/api/game/ws/42/alice", "alice", messages=("hello", "move e2e4", "resign"),
+       after_open=wait_for_capture)
+
+
+def h2c_upgrade():
+    # A non-WebSocket upgrade: HTTP/1.1 -> h2c (RFC 7540 3.2), through nginx.
+    c = http.client.HTTPConnection(*NGINX, timeout=10)
+    try:
+        c.request("GET", "/api/health", headers={
+            "Host": HOST,
+            "User-Agent": "wsdiag-sample-client/1.0",
+            "Accept": "*/*",
+            "Connection": "Upgrade, HTTP2-Settings",
+            "Upgrade": "h2c",
+            "HTTP2-Settings": "AAMAAABkAARAAAAAAAIAAAAA",
+        })
+        resp = c.getresponse()
+        data = resp.read()
+        log(f"GET /api/health (Upgrade: h2c) -> {resp.status} {data[:60]!r}")
+    finally:
+        c.close()
+
+
 SCENARIOS = {
     "incident": incident,
     "one-handshake": one_handshake,
@@ -143,6 +228,12 @@ SCENARIOS = {
     "correct-session": correct_session,
     "backend-rejected": backend_rejected,
     "plain-http": plain_http,
+    "session-pings": session_pings,
+    "idle-timeout": idle_timeout,
+    "path-rewrite": path_rewrite,
+    "not-forwarded": not_forwarded,
+    "mid-stream": mid_stream,
+    "h2c-upgrade": h2c_upgrade,
 }
 
 if __name__ == "__main__":

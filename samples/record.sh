@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Re-record the wsdiag sample captures:   sudo samples/record.sh
+# Re-record the wsdiag sample captures:   sudo samples/record.sh [SAMPLE...]
+#
+# Without arguments every sample is recorded; with arguments only the named ones
+# (file names as in the list at the bottom, e.g. `record.sh mid-stream.pcap`).
 #
 # For every scenario: start the FastAPI backend (backend.py, uvicorn on :8080),
 # start a private nginx (127.0.0.1:8000) whose http{} block includes one site file
@@ -75,9 +78,10 @@ wait_listening() {   # wait_listening PORT PID NAME
 
 # --------------------------------------------------------------------------
 # (b) backend
-start_backend() {   # start_backend HOST   (127.0.0.1 or ::1)
-    "$PYTHON" -m uvicorn backend:app --app-dir "$HERE" --host "$1" --port 8080 \
-        --log-level warning --no-access-log &
+start_backend() {   # start_backend HOST [UVICORN_ARG...]   (HOST: 127.0.0.1 or ::1)
+    local host=$1; shift
+    "$PYTHON" -m uvicorn backend:app --app-dir "$HERE" --host "$host" --port 8080 \
+        --log-level warning --no-access-log "$@" &
     BACKEND_PID=$!
     wait_listening 8080 "$BACKEND_PID" uvicorn
 }
@@ -137,15 +141,36 @@ start_capture() {   # start_capture OUTFILE FLAVOUR
 }
 
 # --------------------------------------------------------------------------
-# one scenario: record NAME SITE CLIENT_SCENARIO [FLAVOUR] [BACKEND_HOST]
+# one scenario: record NAME SITE CLIENT_SCENARIO [FLAVOUR] [BACKEND_HOST] [UVICORN_ARGS]
+# UVICORN_ARGS is split on spaces, e.g. "--ws-ping-interval 0.7".
 record() {
     local name=$1 site=$2 scenario=$3 flavour=${4:-lo} host=${5:-127.0.0.1}
+    local -a uvicorn_args
+    read -r -a uvicorn_args <<<"${6:-}"
     local tmp=$WORK/$name
-    log "$name  (site nginx/$site, client '$scenario', capture $flavour, backend $host)"
-    start_backend "$host"
+    log "$name  (site nginx/$site, client '$scenario', capture $flavour, backend $host ${6:-})"
+    start_backend "$host" "${uvicorn_args[@]}"
     start_nginx "$site"
-    start_capture "$tmp" "$flavour"
-    (cd "$HERE" && "$PYTHON" client.py "$scenario")     # (e)
+    if [[ $scenario == mid-stream ]]; then
+        # Capture only after the handshake: client.py creates $sig.open after the 101
+        # and waits for $sig.go before it sends its messages.
+        local sig=$WORK/signal client_pid
+        rm -f "$sig.open" "$sig.go"
+        (cd "$HERE" && WSDIAG_SIGNAL=$sig "$PYTHON" client.py "$scenario") &
+        client_pid=$!
+        for _ in $(seq 100); do
+            [[ -e $sig.open ]] && break
+            kill -0 "$client_pid" 2>/dev/null || die "client.py $scenario exited early"
+            sleep 0.1
+        done
+        [[ -e $sig.open ]] || die "client.py $scenario did not open its WebSocket"
+        start_capture "$tmp" "$flavour"
+        touch "$sig.go"
+        wait "$client_pid" || die "client.py $scenario failed"
+    else
+        start_capture "$tmp" "$flavour"
+        (cd "$HERE" && "$PYTHON" client.py "$scenario")     # (e)
+    fi
     sleep 0.5
     stop_nginx                                           # (f)
     sleep 1.5   # let the capture see the last FINs (libpcap delivers in blocks)
@@ -172,29 +197,58 @@ for port in 8000 8080; do
     listening "$port" && die "port $port is already in use"
 done
 
-record incident-upstream.pcap      incident.conf              incident
-record incident-both-hops.pcap     incident.conf              incident   both
-record http11-no-upgrade.pcap      http11-no-upgrade.conf     one-handshake
-record upgrade-no-connection.pcap  upgrade-no-connection.conf one-handshake
-record keepalive-no-upgrade.pcap   keepalive-no-upgrade.conf  keepalive-no-upgrade
-record keepalive-correct.pcap      keepalive-correct.conf     keepalive-correct
-record correct-session.pcap        correct.conf               correct-session
-record backend-rejected.pcap       correct.conf               backend-rejected
-record plain-http.pcap             keepalive-correct.conf     plain-http
-# capture flavours of the incident traffic
-record incident-upstream.pcapng    incident.conf              incident   dumpcap
-record incident-any.pcap           incident.conf              incident   any
-record incident-any-sll.pcap       incident.conf              incident   any-sll
-record incident-nanos.pcap         incident.conf              incident   nano
-record incident-ipv6.pcap          incident-ipv6.conf         incident   lo   ::1
-make_truncated
+# record_sample NAME: how each sample is made
+record_sample() {
+    local n=$1
+    case $n in
+    incident-upstream.pcap)      record "$n" incident.conf              incident ;;
+    incident-both-hops.pcap)     record "$n" incident.conf              incident   both ;;
+    http11-no-upgrade.pcap)      record "$n" http11-no-upgrade.conf     one-handshake ;;
+    upgrade-no-connection.pcap)  record "$n" upgrade-no-connection.conf one-handshake ;;
+    keepalive-no-upgrade.pcap)   record "$n" keepalive-no-upgrade.conf  keepalive-no-upgrade ;;
+    keepalive-correct.pcap)      record "$n" keepalive-correct.conf     keepalive-correct ;;
+    correct-session.pcap)        record "$n" correct.conf               correct-session ;;
+    backend-rejected.pcap)       record "$n" correct.conf               backend-rejected ;;
+    plain-http.pcap)             record "$n" keepalive-correct.conf     plain-http ;;
+    # capture flavours of the incident traffic
+    incident-upstream.pcapng)    record "$n" incident.conf              incident   dumpcap ;;
+    incident-any.pcap)           record "$n" incident.conf              incident   any ;;
+    incident-any-sll.pcap)       record "$n" incident.conf              incident   any-sll ;;
+    incident-nanos.pcap)         record "$n" incident.conf              incident   nano ;;
+    incident-ipv6.pcap)          record "$n" incident-ipv6.conf         incident   lo   ::1 ;;
+    incident-truncated.pcap)     make_truncated ;;   # from incident-upstream.pcap
+    # WebSocket sessions and other cases
+    session-pings.pcap)          record "$n" correct.conf               session-pings lo 127.0.0.1 \
+                                     "--ws-ping-interval 0.7 --ws-ping-timeout 5" ;;   # backend pings too
+    idle-timeout.pcap)           record "$n" idle-timeout.conf          idle-timeout ;;
+    path-rewrite-both-hops.pcap) record "$n" path-rewrite.conf          path-rewrite  both ;;
+    not-forwarded-both-hops.pcap) record "$n" not-forwarded.conf        not-forwarded both ;;
+    mid-stream.pcap)             record "$n" correct.conf               mid-stream ;;   # capture starts after the 101
+    h2c-upgrade.pcap)            record "$n" correct.conf               h2c-upgrade ;;
+    *) die "unknown sample $n (see record_sample in $0)" ;;
+    esac
+}
+
+ALL_SAMPLES=(
+    incident-upstream.pcap incident-both-hops.pcap http11-no-upgrade.pcap
+    upgrade-no-connection.pcap keepalive-no-upgrade.pcap keepalive-correct.pcap
+    correct-session.pcap backend-rejected.pcap plain-http.pcap incident-upstream.pcapng
+    incident-any.pcap incident-any-sll.pcap incident-nanos.pcap incident-ipv6.pcap
+    incident-truncated.pcap
+    session-pings.pcap idle-timeout.pcap path-rewrite-both-hops.pcap
+    not-forwarded-both-hops.pcap mid-stream.pcap h2c-upgrade.pcap
+)
+if (( $# )); then SAMPLES=("$@"); else SAMPLES=("${ALL_SAMPLES[@]}"); fi
+for f in "${SAMPLES[@]}"; do
+    [[ " ${ALL_SAMPLES[*]} " == *" $f "* ]] || die "unknown sample $f; known: ${ALL_SAMPLES[*]}"
+done
+
+for f in "${SAMPLES[@]}"; do
+    record_sample "$f"
+done
 
 log "done; summary:"
-for f in incident-upstream.pcap incident-both-hops.pcap http11-no-upgrade.pcap \
-         upgrade-no-connection.pcap keepalive-no-upgrade.pcap keepalive-correct.pcap \
-         correct-session.pcap backend-rejected.pcap plain-http.pcap incident-upstream.pcapng \
-         incident-any.pcap incident-any-sll.pcap incident-nanos.pcap incident-ipv6.pcap \
-         incident-truncated.pcap; do
-    printf '%-28s %6s bytes  %3s packets\n' "$f" "$(stat -c %s "$f")" \
+for f in "${SAMPLES[@]}"; do
+    printf '%-30s %6s bytes  %3s packets\n' "$f" "$(stat -c %s "$f")" \
         "$(tshark -r "$f" 2>/dev/null | wc -l)"
 done

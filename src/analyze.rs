@@ -190,6 +190,7 @@ pub struct InputAnalysis {
     /// Handshakes and sessions already handed out, kept for the final report.
     handed_out: Vec<Handshake>,
     sessions_handed_out: Vec<SessionFinding>,
+    hop_hints: crate::diagnose::hops::HopHints,
     packets: u64,
     tcp_packets: u64,
     first: Option<Timestamp>,
@@ -221,6 +222,7 @@ impl InputAnalysis {
             },
             handed_out: Vec::new(),
             sessions_handed_out: Vec::new(),
+            hop_hints: cfg.diagnose.hops.clone(),
             packets: 0,
             tcp_packets: 0,
             first: None,
@@ -300,6 +302,7 @@ impl InputAnalysis {
         let mut findings = diag.finish_all();
         findings.handshakes.append(&mut self.handed_out);
         findings.handshakes.sort_by_key(|h| h.request_packet);
+        crate::diagnose::hops::correlate(&mut findings.handshakes, &findings.seen, &self.hop_hints);
         findings.sessions.append(&mut self.sessions_handed_out);
         findings
             .sessions
@@ -349,8 +352,12 @@ impl Merged {
         s.handshakes += f.counts.handshakes;
         s.requests_not_captured_whole += f.counts.requests_not_captured_whole;
         s.sessions += f.counts.sessions;
-        for (v, n) in &f.counts.by_verdict {
-            *s.by_verdict.entry(v).or_default() += n;
+        for (p, n) in &f.counts.other_upgrades {
+            *s.other_upgrades.entry(p.clone()).or_default() += n;
+        }
+        // From the handshakes, not the running counts: pairing the hops can change verdicts.
+        for h in &f.handshakes {
+            *s.by_verdict.entry(h.verdict.name()).or_default() += 1;
         }
         let problems = f.handshakes.iter().flat_map(|h| &h.problems);
         for p in problems.chain(f.sessions.iter().flat_map(|s| &s.problems)) {

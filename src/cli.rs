@@ -100,6 +100,16 @@ struct CommonArgs {
     #[arg(long)]
     all: bool,
 
+    /// The proxy's listening port, when the capture holds the client -> proxy hop too
+    /// (repeatable; inferred from matching Sec-WebSocket-Keys otherwise).
+    #[arg(long = "proxy-port", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    proxy_ports: Vec<u16>,
+
+    /// The backend's port on the proxy -> backend hop, when the capture holds both hops
+    /// (repeatable).
+    #[arg(long = "backend-port", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    backend_ports: Vec<u16>,
+
     /// Treat connections on PORT as WebSocket frames from the start, like Wireshark's
     /// "Decode As", for captures that began after the handshake (`websocket:PORT`, repeatable).
     #[arg(long = "decode-as", value_name = "websocket:PORT", value_parser = parse_decode_as)]
@@ -228,6 +238,10 @@ fn common(a: CommonArgs) -> (Output, AnalyzeConfig) {
                 max_head_bytes: a.max_head.max(64),
             },
             diagnose: DiagnoseConfig {
+                hops: crate::diagnose::hops::HopHints {
+                    proxy_ports: a.proxy_ports,
+                    backend_ports: a.backend_ports,
+                },
                 no_redact: a.no_redact,
                 keep_plain: a.all,
             },

@@ -6,6 +6,7 @@
 pub struct Signature {
     /// The server or framework, as people call it.
     pub backend: &'static str,
+    /// 0 matches any status.
     pub status: u16,
     /// Found in the body's first bytes or the reason phrase; empty means "an empty body".
     pub text: &'static str,
@@ -14,6 +15,12 @@ pub struct Signature {
 }
 
 pub const SIGNATURES: &[Signature] = &[
+    Signature {
+        backend: "nginx (its own error page)",
+        status: 0,
+        text: "<center>nginx",
+        meaning: "nginx answered by itself: the request did not reach the backend through this location (wrong location, a site file that is not enabled, or another server block won), or the upstream failed (502/504)",
+    },
     Signature {
         backend: "Starlette/FastAPI",
         status: 404,
@@ -82,7 +89,7 @@ pub fn identify(status: u16, reason: &str, body: &[u8]) -> Option<&'static Signa
     // Chunked framing and whitespace around JSON should not hide a match.
     let squeezed: String = body.chars().filter(|c| !c.is_whitespace()).collect();
     SIGNATURES.iter().find(|s| {
-        s.status == status
+        (s.status == status || s.status == 0)
             && if s.text.is_empty() {
                 body.trim().is_empty()
             } else {
@@ -109,6 +116,8 @@ mod tests {
             (400, "Bad Request", br#"{"code":3,"message":"Bad request"}"#, "engine.io/socket.io"),
             (426, "Upgrade Required", b"Upgrade Required", "Node ws"),
             (403, "Forbidden", b"", "uvicorn"),
+            (404, "Not Found", b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx/1.22.1</center>\r\n", "nginx (its own error page)"),
+            (502, "Bad Gateway", b"<html><body><center>nginx</center>", "nginx (its own error page)"),
             // Chunked framing around the JSON.
             (404, "Not Found", b"16\r\n{\"detail\":\"Not Found\"}\r\n0\r\n\r\n", "Starlette/FastAPI"),
         ];

@@ -65,10 +65,12 @@ pub fn fixes_for(hs: &Handshake) -> Vec<Fix> {
                     "the 101's Sec-WebSocket-Accept does not match the key: something between client and backend rewrote the key or the response; browsers will refuse this connection".into(),
                     None,
                 ),
-                // Judged with the session, not the handshake (see `session.rs`).
-                Problem::ClosedWithoutCloseFrame | Problem::ProtocolViolation => {
-                    (String::new(), None)
-                }
+                // Judged with the session (`session.rs`) or across hops (`hops.rs`), which give
+                // their own fixes; never among a single handshake's problems here.
+                Problem::ClosedWithoutCloseFrame
+                | Problem::ProtocolViolation
+                | Problem::PathRewritten
+                | Problem::NotForwarded => (String::new(), None),
                 Problem::NoResponse => (
                     "the backend did not answer before the connection or the capture ended: check the backend's logs, or capture for longer".into(),
                     None,

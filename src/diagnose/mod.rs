@@ -8,6 +8,7 @@
 
 pub mod backend;
 mod fix;
+pub mod hops;
 pub mod redact;
 pub mod session;
 
@@ -44,6 +45,10 @@ pub enum Problem {
     ClosedWithoutCloseFrame,
     /// A WebSocket session broke RFC 6455 (masking, opcodes, control frames, data after close).
     ProtocolViolation,
+    /// The proxy sent a different target upstream than the client asked for.
+    PathRewritten,
+    /// The client sent a handshake and no upstream request followed: the proxy answered it.
+    NotForwarded,
 }
 
 impl Problem {
@@ -57,13 +62,19 @@ impl Problem {
             Problem::NoResponse => "no_response",
             Problem::ClosedWithoutCloseFrame => "closed_without_close_frame",
             Problem::ProtocolViolation => "protocol_violation",
+            Problem::PathRewritten => "path_rewritten",
+            Problem::NotForwarded => "not_forwarded",
         }
     }
     /// Problems the proxy causes by how it forwards the request.
     pub fn is_proxy_damage(self) -> bool {
         matches!(
             self,
-            Problem::Http10Downgrade | Problem::UpgradeStripped | Problem::ConnectionNotUpgrade
+            Problem::Http10Downgrade
+                | Problem::UpgradeStripped
+                | Problem::ConnectionNotUpgrade
+                | Problem::PathRewritten
+                | Problem::NotForwarded
         )
     }
 }
@@ -155,6 +166,12 @@ pub struct Handshake {
     pub evidence: Vec<String>,
     /// What to change, one entry per problem that has a cure.
     pub fix: Vec<Fix>,
+    /// When the capture holds both hops: which one this is, and its other half.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hop: Option<hops::Hop>,
+    /// The Sec-WebSocket-Key, for pairing hops (a nonce, not a secret; not reported).
+    #[serde(skip)]
+    pub key: Option<String>,
 }
 
 /// Counts over the whole input.
@@ -168,16 +185,25 @@ pub struct Counts {
     pub requests_not_captured_whole: u64,
     /// WebSocket sessions seen after a 101 (or decoded on request).
     pub sessions: u64,
+    /// Requests asking to upgrade to something other than WebSocket (`h2c`, `TLS/1.2`, `tcp`),
+    /// by protocol: recognised and not judged.
+    pub other_upgrades: BTreeMap<String, u64>,
 }
 
 /// Options of the diagnosis.
 #[derive(Clone, Debug, Default)]
 pub struct DiagnoseConfig {
+    /// Ports that say which hop is which when the capture holds both.
+    pub hops: hops::HopHints,
     /// Show secrets (cookies, tokens) instead of `<redacted>`.
     pub no_redact: bool,
     /// Also keep plain (non-handshake) requests, for `--all`.
     pub keep_plain: bool,
 }
+
+/// Requests remembered for telling the hops apart: enough for any test capture, bounded for
+/// long ones.
+const SEEN_CAP: usize = 10_000;
 
 /// A plain request kept for `--all`.
 #[derive(Clone, Debug, Serialize)]
@@ -214,6 +240,8 @@ pub struct Diagnoser {
     /// A refused handshake per connection whose answer's body is still arriving: (request
     /// index, handshake, body so far).
     awaiting: HashMap<ConnId, (u64, Box<Handshake>, Vec<u8>)>,
+    /// The first requests of the input, for telling the hops apart (see `hops`).
+    seen: Vec<hops::Seen>,
     sessions: Vec<SessionFinding>,
     plain: Vec<PlainRequest>,
     counts: Counts,
@@ -326,6 +354,7 @@ impl Diagnoser {
         }
         self.plain.sort_by_key(|p| p.request_packet);
         Findings {
+            seen: self.seen,
             sessions: self.sessions,
             handshakes: self.done,
             plain: self.plain,
@@ -341,9 +370,21 @@ impl Diagnoser {
 
     fn request(&mut self, conn: &ConnInfo, at: PacketRef, index: u64, head: &RequestHead) {
         self.counts.http_requests += 1;
+        if self.seen.len() < SEEN_CAP {
+            self.seen.push(hops::Seen {
+                ts: at.ts.0,
+                server_port: conn.server.port(),
+                method: head.method.clone(),
+                path: head.target.split('?').next().unwrap_or("").to_string(),
+            });
+        }
         let kind = if is_handshake(head) {
             let key = head.header("sec-websocket-key").map(|k| k.to_vec());
             let hs = Handshake {
+                hop: None,
+                key: key
+                    .as_deref()
+                    .map(|k| String::from_utf8_lossy(trim(k)).into_owned()),
                 ts: at.ts,
                 connection: conn.id.0,
                 request_on_connection: index + 1,
@@ -361,6 +402,11 @@ impl Diagnoser {
             };
             PendingKind::Handshake(Box::new(hs), key)
         } else {
+            if let Some(protocol) = head.header("upgrade") {
+                let protocol = String::from_utf8_lossy(trim(protocol)).to_ascii_lowercase();
+                let protocol: String = protocol.chars().take(32).collect();
+                *self.counts.other_upgrades.entry(protocol).or_default() += 1;
+            }
             PendingKind::Plain(self.config.keep_plain.then(|| PlainRequest {
                 ts: at.ts,
                 connection: conn.id.0,
@@ -395,6 +441,10 @@ impl Diagnoser {
         self.counts.http_requests += 1;
         let (request, key) = summarize_partial(partial, !self.config.no_redact);
         let hs = Handshake {
+            hop: None,
+            key: key
+                .as_deref()
+                .map(|k| String::from_utf8_lossy(trim(k)).into_owned()),
             ts: at.ts,
             connection: conn.id.0,
             request_on_connection: index.saturating_add(1),
@@ -510,7 +560,7 @@ impl Diagnoser {
             if let Some(sig) = backend::identify(r.status, &r.reason, &body) {
                 r.backend = Some(sig.backend);
                 hs.evidence.push(format!(
-                    "the answer is {}'s ({} {}{}): {}",
+                    "recognised answer: {} ({} {}{}): {}",
                     sig.backend,
                     r.status,
                     r.reason,
@@ -537,6 +587,8 @@ impl Diagnoser {
 
 /// What the diagnosis found in a whole input.
 pub struct Findings {
+    /// The first requests (capped), for pairing hops.
+    pub seen: Vec<hops::Seen>,
     pub handshakes: Vec<Handshake>,
     pub sessions: Vec<SessionFinding>,
     pub plain: Vec<PlainRequest>,

@@ -129,10 +129,12 @@ pub fn judge(open: Opening, facts: SessionFacts) -> SessionFinding {
             None => fix.push(Fix {
                 problem: Problem::ClosedWithoutCloseFrame,
                 advice: format!(
-                    "the {} dropped the connection without a close frame: if that is the proxy, check its timeouts and error log; if it is the application, close with a close frame (code 1000/1001) so the other side knows why",
+                    "the {} dropped the connection after {silence:.1} s of silence without a close frame: on a proxy -> backend capture the client side is the proxy, and a proxy closing an idle WebSocket is its read timeout (nginx: proxy_read_timeout, 60 s by default): raise it, or send pings more often; if it is the application, close with a close frame (1000/1001) so the other side knows why",
                     end.by.name()
                 ),
-                nginx: None,
+                nginx: Some(
+                    "proxy_read_timeout 3600s;\nproxy_send_timeout 3600s;".to_string(),
+                ),
             }),
         }
     }

@@ -95,6 +95,8 @@ pub struct Summary {
     pub requests_not_captured_whole: u64,
     /// WebSocket sessions seen after a 101 (or decoded on request).
     pub sessions: u64,
+    /// Requests upgrading to other protocols (h2c, TLS/1.2, tcp), by protocol: not judged.
+    pub other_upgrades: BTreeMap<String, u64>,
     pub warnings: u64,
     pub first_packet_ts: Option<Timestamp>,
     pub last_packet_ts: Option<Timestamp>,

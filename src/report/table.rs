@@ -241,6 +241,18 @@ fn summary(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
             plural(s.sessions, "WebSocket session")
         )?;
     }
+    if !s.other_upgrades.is_empty() {
+        let list: Vec<String> = s
+            .other_upgrades
+            .iter()
+            .map(|(p, n)| format!("{p} ({n})"))
+            .collect();
+        writeln!(
+            out,
+            "Upgrades to other protocols, not WebSocket (not judged): {}",
+            list.join(", ")
+        )?;
+    }
     if s.requests_not_captured_whole > 0 {
         writeln!(
             out,

@@ -2,6 +2,8 @@
 //! and against what each sample's README line promises.
 
 mod derived;
+#[cfg(feature = "capture")]
+mod live;
 mod util;
 
 use serde_json::Value;
@@ -74,10 +76,11 @@ const SAMPLES: &[Expect] = &[
         file: "incident-both-hops.pcap",
         requests: 6,
         handshakes: &[
-            // client -> nginx: intact, nginx passes the backend's 404 back
-            ("rejected", &["backend_rejected"], Some(404)),
+            // client -> nginx: intact when sent; paired with the upstream half by its key, the
+            // client's verdict is what the proxy did to it.
             ("broken", BROKEN_INCIDENT, Some(404)),
-            ("rejected", &["backend_rejected"], Some(404)),
+            ("broken", BROKEN_INCIDENT, Some(404)),
+            ("broken", BROKEN_INCIDENT, Some(404)),
             ("broken", BROKEN_INCIDENT, Some(404)),
         ],
         exit: 1,
@@ -132,6 +135,46 @@ const SAMPLES: &[Expect] = &[
     Expect {
         file: "plain-http.pcap",
         requests: 4,
+        handshakes: &[],
+        exit: 0,
+    },
+    Expect {
+        file: "session-pings.pcap",
+        requests: 1,
+        handshakes: &[("ok", &[], Some(101))],
+        exit: 0,
+    },
+    Expect {
+        file: "idle-timeout.pcap",
+        requests: 1,
+        handshakes: &[("ok", &[], Some(101))],
+        // The session's closed_without_close_frame.
+        exit: 1,
+    },
+    Expect {
+        file: "path-rewrite-both-hops.pcap",
+        requests: 2,
+        handshakes: &[
+            ("broken", &["path_rewritten"], Some(403)),
+            ("broken", &["path_rewritten"], Some(403)),
+        ],
+        exit: 1,
+    },
+    Expect {
+        file: "not-forwarded-both-hops.pcap",
+        requests: 3,
+        handshakes: &[("broken", &["not_forwarded"], Some(404))],
+        exit: 1,
+    },
+    Expect {
+        file: "mid-stream.pcap",
+        requests: 0,
+        handshakes: &[],
+        exit: 0,
+    },
+    Expect {
+        file: "h2c-upgrade.pcap",
+        requests: 1,
         handshakes: &[],
         exit: 0,
     },
@@ -458,4 +501,141 @@ fn tshark_agrees_on_requests_and_handshake_packets() {
             e.file
         );
     }
+}
+
+#[test]
+fn a_correct_session_reports_its_messages_pings_and_close() {
+    let (_, v) = json_of("session-pings.pcap");
+    let s = &v["sessions"][0];
+    assert_eq!(v["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(s["handshake_packet"], v["handshakes"][0]["request_packet"]);
+    assert_eq!(
+        (
+            s["client"]["messages"].as_u64(),
+            s["server"]["messages"].as_u64()
+        ),
+        (Some(2), Some(2))
+    );
+    let pings = s["client"]["pings"].as_u64().unwrap() + s["server"]["pings"].as_u64().unwrap();
+    let pongs = s["client"]["pongs"].as_u64().unwrap() + s["server"]["pongs"].as_u64().unwrap();
+    assert_eq!((pings, pongs), (5, 5), "{s}");
+    assert_eq!(s["close"]["code"], 1000);
+    assert_eq!(s["close"]["from"], "client");
+    assert_eq!(s["close_completed"], true);
+    assert_eq!(s["problems"], serde_json::json!([]));
+    let d = s["duration"].as_f64().unwrap();
+    assert!((1.9..2.2).contains(&d), "about 2 s: {d}");
+}
+
+#[test]
+fn an_idle_cut_is_closed_without_close_frame_with_the_silence_and_the_side() {
+    let (_, v) = json_of("idle-timeout.pcap");
+    let s = &v["sessions"][0];
+    assert_eq!(
+        s["problems"],
+        serde_json::json!(["closed_without_close_frame"])
+    );
+    assert_eq!(
+        s["tcp_end"]["by"], "client",
+        "nginx is the client side of this hop"
+    );
+    assert_eq!(s["tcp_end"]["how"], "fin");
+    let silence = s["silence_before_end"].as_f64().unwrap();
+    assert!(
+        (2.8..3.2).contains(&silence),
+        "nginx's proxy_read_timeout 3s: {silence}"
+    );
+    let text = s["evidence"].to_string() + &s["fix"].to_string();
+    assert!(text.contains("3.0 s"), "{text}");
+    assert!(text.contains("proxy_read_timeout"), "{text}");
+    assert_eq!(v["summary"]["by_problem"]["closed_without_close_frame"], 1);
+}
+
+#[test]
+fn both_hops_are_paired_and_the_proxy_changes_named() {
+    let (_, v) = json_of("incident-both-hops.pcap");
+    let hs = v["handshakes"].as_array().unwrap();
+    let client = &hs[0];
+    let upstream = &hs[1];
+    assert_eq!(client["hop"]["hop"], "client");
+    assert_eq!(client["hop"]["paired_with"], upstream["request_packet"]);
+    assert_eq!(upstream["hop"]["hop"], "upstream");
+    assert_eq!(upstream["hop"]["paired_with"], client["request_packet"]);
+    let changes = upstream["hop"]["proxy_changes"].to_string();
+    for c in [
+        "HTTP/1.1 to HTTP/1.0",
+        "removed `Upgrade: websocket`",
+        "`Connection: close`",
+    ] {
+        assert!(changes.contains(c), "{c}: {changes}");
+    }
+
+    let (_, v) = json_of("path-rewrite-both-hops.pcap");
+    let up = &v["handshakes"][1];
+    assert_eq!(up["hop"]["hop"], "upstream");
+    assert!(up["request"]["target"]
+        .as_str()
+        .unwrap()
+        .starts_with("/game/ws/42/alice"));
+    assert!(v["handshakes"][0]["request"]["target"]
+        .as_str()
+        .unwrap()
+        .starts_with("/api/game/ws/42/alice"));
+    assert!(up["fix"].to_string().contains("proxy_pass"));
+
+    let (_, v) = json_of("not-forwarded-both-hops.pcap");
+    let h = &v["handshakes"][0];
+    assert_eq!(h["hop"]["paired_with"], serde_json::Value::Null);
+    assert_eq!(h["response"]["backend"], "nginx (its own error page)");
+    assert!(h["evidence"]
+        .to_string()
+        .contains("the proxy answered by itself"));
+}
+
+#[test]
+fn a_capture_that_starts_mid_session_needs_decode_as_and_claims_no_handshake() {
+    let (code, out, _) = run(&[
+        "analyze",
+        "--format",
+        "json",
+        "--decode-as",
+        "websocket:8080",
+        &sample("mid-stream.pcap"),
+    ]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["summary"]["handshakes"], 0);
+    let s = &v["sessions"][0];
+    assert_eq!(s["handshake_captured"], false);
+    assert_eq!(
+        (
+            s["client"]["messages"].as_u64(),
+            s["server"]["messages"].as_u64()
+        ),
+        (Some(3), Some(3))
+    );
+    assert_eq!(s["close"]["code"], 1000);
+    assert!(s["evidence"]
+        .to_string()
+        .contains("handshake was not captured"));
+    // Without the flag: nothing invented.
+    let (_, v) = json_of("mid-stream.pcap");
+    assert_eq!(v["sessions"], serde_json::json!([]));
+    assert_eq!(v["summary"]["handshakes"], 0);
+    let (code, _, err) = run(&[
+        "analyze",
+        "--decode-as",
+        "mqtt:1883",
+        &sample("mid-stream.pcap"),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("websocket:PORT"), "{err}");
+}
+
+#[test]
+fn a_non_websocket_upgrade_is_counted_not_judged() {
+    let (code, v) = json_of("h2c-upgrade.pcap");
+    assert_eq!(code, 0);
+    assert_eq!(v["summary"]["handshakes"], 0);
+    assert_eq!(v["summary"]["other_upgrades"]["h2c"], 1);
 }
