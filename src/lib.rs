@@ -11,6 +11,7 @@ pub mod common;
 pub mod decode;
 pub mod diagnose;
 pub mod http;
+pub mod nginx;
 pub mod report;
 pub mod source;
 pub mod tcp;
