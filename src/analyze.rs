@@ -263,6 +263,7 @@ impl InputAnalysis {
             let finding = Finding {
                 input: self.name.clone(),
                 handshake,
+                nginx: None,
             };
             let r = f(&finding);
             self.handed_out.push(finding.handshake);
@@ -344,6 +345,7 @@ impl Merged {
             .extend(f.handshakes.into_iter().map(|handshake| Finding {
                 input: r.name.clone(),
                 handshake,
+                nginx: None,
             }));
         a.plain.extend(f.plain);
     }

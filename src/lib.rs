@@ -49,24 +49,28 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
             files,
             output,
             config,
+            nginx,
         } => {
+            let routing = load_routing(nginx.as_ref())?;
             // Findings are printed as they happen when reading a stream; JSON Lines always
             // streams.
             let live = files.iter().any(|f| f == "-");
             let mut reporter = Reporter::new(&mut out, output, live);
             analyze::analyze(&files, &config, &mut |f| {
                 seen_failure |= is_failure(f);
-                reporter.finding(f)
+                reporter.finding(&located(routing.as_ref(), f))
             })
-            .and_then(|a| finish(&mut reporter, a))
+            .and_then(|a| finish(&mut reporter, locate_all(routing.as_ref(), a)))
         }
         Command::Capture {
             spec,
             output,
             config,
+            nginx,
         } => {
             #[cfg(feature = "capture")]
             {
+                let routing = load_routing(nginx.as_ref())?;
                 let mut reporter = Reporter::new(&mut out, output, true);
                 analyze::capture(
                     &spec,
@@ -74,16 +78,33 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
                     &mut |msg| eprintln!("wsdiag: {msg}"),
                     &mut |f| {
                         seen_failure |= is_failure(f);
-                        reporter.finding(f)
+                        reporter.finding(&located(routing.as_ref(), f))
                     },
                 )
-                .and_then(|a| finish(&mut reporter, a))
+                .and_then(|a| finish(&mut reporter, locate_all(routing.as_ref(), a)))
             }
             #[cfg(not(feature = "capture"))]
             {
-                let _ = (spec, output, config);
+                let _ = (spec, output, config, nginx);
                 anyhow::bail!(NO_CAPTURE)
             }
+        }
+        Command::Nginx { options, format } => {
+            let report = nginx::check(&options)?;
+            let written = match format {
+                report::Format::Json => report::nginx::write_json(&mut out, &report),
+                _ => report::nginx::write_table(&mut out, &report),
+            }
+            .and_then(|()| io::Write::flush(&mut out));
+            match written {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(e.into()),
+                _ => {}
+            }
+            return Ok(if report.needs_fixing() {
+                EXIT_FOUND
+            } else {
+                EXIT_OK
+            });
         }
         Command::ListInterfaces => {
             #[cfg(feature = "capture")]
@@ -111,6 +132,35 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Loads `--nginx-config` once, before any packet is read (a bad config is a usage error).
+fn load_routing(arg: Option<&cli::NginxConfigArg>) -> anyhow::Result<Option<nginx::Routing>> {
+    arg.map(|a| nginx::Routing::load(&a.path, a.version.as_deref()))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--nginx-config: {e}"))
+}
+
+/// The finding with the nginx location that served it, when a config was given. A post-pass
+/// over finished handshakes keeps `diagnose` a pure function of the packets.
+fn located<'f>(routing: Option<&nginx::Routing>, f: &'f Finding) -> std::borrow::Cow<'f, Finding> {
+    match routing {
+        Some(r) => {
+            let mut f = f.clone();
+            f.nginx = Some(r.locate(&f.handshake));
+            std::borrow::Cow::Owned(f)
+        }
+        None => std::borrow::Cow::Borrowed(f),
+    }
+}
+
+fn locate_all(routing: Option<&nginx::Routing>, mut a: Analysis) -> Analysis {
+    if let Some(r) = routing {
+        for f in &mut a.handshakes {
+            f.nginx = Some(r.locate(&f.handshake));
+        }
+    }
+    a
 }
 
 fn is_failure(f: &Finding) -> bool {

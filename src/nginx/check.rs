@@ -250,9 +250,13 @@ fn connection(m: &Model, cfg: &Config, loc: &Location, dropped: &str) -> Option<
         fix,
         ws_only: false,
     };
-    let map_fix = Some(format!(
-        "{MAP}\n# in the location:\nproxy_set_header Connection $connection_upgrade;"
-    ));
+    let map_fix = Some(match m.map_for("connection_upgrade") {
+        // The map is there already: only the location needs the line.
+        Some(map) if map.source == "$http_upgrade" => {
+            "proxy_set_header Connection $connection_upgrade;".to_string()
+        }
+        _ => format!("{MAP}\n# in the location:\nproxy_set_header Connection $connection_upgrade;"),
+    });
     let Some(h): Option<&Header> = loc.header("Connection") else {
         return Some(mk(
             "connection_header",
