@@ -3,7 +3,9 @@
 //! The code is a pipeline, one module per stage, data flowing one way:
 //! `source` (pcap/pcapng packets) -> `decode` (link/IP/TCP views) -> `tcp` (reassembly) ->
 //! `http` (HTTP/1.x messages) -> `diagnose` (handshakes, verdicts, fixes) -> `report`.
-//! `analyze` routes data between the stages; `cli` owns the flags.
+//! `analyze` routes data between the stages; `cli` owns the flags. Beside the pipeline,
+//! `nginx` reads the nginx configuration (`wsdiag nginx`) and routes handshakes to their
+//! location (`analyze --nginx-config`).
 
 pub mod analyze;
 pub mod cli;
