@@ -273,6 +273,7 @@ impl InputAnalysis {
             let finding = Finding {
                 input: self.name.clone(),
                 handshake,
+                nginx: None,
             };
             let r = f(Live::Handshake(&finding));
             self.handed_out.push(finding.handshake);
@@ -372,6 +373,7 @@ impl Merged {
             .extend(f.handshakes.into_iter().map(|handshake| Finding {
                 input: r.name.clone(),
                 handshake,
+                nginx: None,
             }));
         a.sessions
             .extend(f.sessions.into_iter().map(|session| SessionRecord {

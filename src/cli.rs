@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::analyze::{AnalyzeConfig, CaptureSpec};
 use crate::diagnose::DiagnoseConfig;
 use crate::http::HttpConfig;
+use crate::nginx::{ConfigSource, NginxOptions};
 use crate::report::{Format, Output};
 use crate::tcp::TcpConfig;
 
@@ -34,6 +35,47 @@ enum Sub {
     Capture(CaptureArgs),
     /// List the interfaces that can be captured on (same as `capture --list`).
     Interfaces,
+    /// Check the nginx configuration for WebSocket proxying: by default the one `nginx -T`
+    /// shows; every proxying location with its file:line, and the sites-available /
+    /// sites-enabled layout.
+    Nginx(NginxArgs),
+}
+
+#[derive(Args, Debug)]
+struct NginxArgs {
+    /// A saved `nginx -T` output (e.g. from the server of an incident) instead of running
+    /// `nginx -T` here.
+    #[arg(long, value_name = "FILE", conflicts_with = "conf")]
+    dump: Option<PathBuf>,
+
+    /// A main config file (nginx.conf); `include`s are followed on disk.
+    #[arg(long, value_name = "PATH")]
+    conf: Option<PathBuf>,
+
+    /// The nginx version the config runs on (default: `nginx -v` when nginx is run here;
+    /// from 1.29.7 the default proxy_http_version is 1.1).
+    #[arg(long, value_name = "V")]
+    nginx_version: Option<String>,
+
+    /// A path prefix that carries WebSocket traffic (repeatable): the location serving it is
+    /// checked as a WebSocket location (errors, not advice).
+    #[arg(long = "ws-path", value_name = "PREFIX")]
+    ws_paths: Vec<String>,
+
+    /// The directory holding sites-available/ and sites-enabled/ (default: found from the
+    /// config's `include .../sites-enabled/*`).
+    #[arg(long, value_name = "DIR")]
+    sites_dir: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = NginxFormatArg::Table)]
+    format: NginxFormatArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum NginxFormatArg {
+    Table,
+    Json,
 }
 
 #[derive(Args, Debug)]
@@ -132,6 +174,15 @@ struct CommonArgs {
     /// Largest HTTP head (request or status line plus headers) parsed.
     #[arg(long, value_name = "BYTES", default_value_t = HttpConfig::default().max_head_bytes)]
     max_head: usize,
+
+    /// An `nginx -T` dump (or a main config file): each handshake gets the location nginx
+    /// picks for it, with file:line and the settings that caused its problems.
+    #[arg(long, value_name = "DUMP")]
+    nginx_config: Option<PathBuf>,
+
+    /// The nginx version of --nginx-config (from 1.29.7 proxy_http_version defaults to 1.1).
+    #[arg(long, value_name = "V", requires = "nginx_config")]
+    nginx_version: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -141,6 +192,13 @@ enum FormatArg {
     Jsonl,
 }
 
+/// An nginx configuration to tie handshakes to (`--nginx-config`).
+#[derive(Clone, Debug)]
+pub struct NginxConfigArg {
+    pub path: PathBuf,
+    pub version: Option<String>,
+}
+
 /// What the user asked for, typed.
 #[derive(Debug)]
 pub enum Command {
@@ -148,13 +206,19 @@ pub enum Command {
         files: Vec<String>,
         output: Output,
         config: AnalyzeConfig,
+        nginx: Option<NginxConfigArg>,
     },
     Capture {
         spec: CaptureSpec,
         output: Output,
         config: AnalyzeConfig,
+        nginx: Option<NginxConfigArg>,
     },
     ListInterfaces,
+    Nginx {
+        options: NginxOptions,
+        format: Format,
+    },
 }
 
 /// Parses the process arguments; on bad usage clap prints the error and exits with status 2.
@@ -174,13 +238,31 @@ where
 fn command_from(cli: Cli) -> Command {
     match cli.command {
         Sub::Analyze(a) => {
+            let nginx = nginx_config(&a.common);
             let (output, config) = common(a.common);
             Command::Analyze {
                 files: a.files,
                 output,
                 config,
+                nginx,
             }
         }
+        Sub::Nginx(n) => Command::Nginx {
+            options: NginxOptions {
+                source: match (n.dump, n.conf) {
+                    (Some(d), _) => ConfigSource::Dump(d),
+                    (None, Some(c)) => ConfigSource::Conf(c),
+                    (None, None) => ConfigSource::Run,
+                },
+                version: n.nginx_version,
+                ws_paths: n.ws_paths,
+                sites_dir: n.sites_dir,
+            },
+            format: match n.format {
+                NginxFormatArg::Table => Format::Table,
+                NginxFormatArg::Json => Format::Json,
+            },
+        },
         Sub::Interfaces => Command::ListInterfaces,
         Sub::Capture(c) if c.list => Command::ListInterfaces,
         Sub::Capture(c) => {
@@ -207,14 +289,23 @@ fn command_from(cli: Cli) -> Command {
                     .map(|d| Duration::from_secs_f64(d.clamp(0.0, 1e9))),
                 count: c.count,
             };
+            let nginx = nginx_config(&c.common);
             let (output, config) = common(c.common);
             Command::Capture {
                 spec,
                 output,
                 config,
+                nginx,
             }
         }
     }
+}
+
+fn nginx_config(a: &CommonArgs) -> Option<NginxConfigArg> {
+    a.nginx_config.as_ref().map(|path| NginxConfigArg {
+        path: path.clone(),
+        version: a.nginx_version.clone(),
+    })
 }
 
 fn common(a: CommonArgs) -> (Output, AnalyzeConfig) {

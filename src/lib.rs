@@ -3,7 +3,9 @@
 //! The code is a pipeline, one module per stage, data flowing one way:
 //! `source` (pcap/pcapng packets) -> `decode` (link/IP/TCP views) -> `tcp` (reassembly) ->
 //! `http` (HTTP/1.x messages) -> `diagnose` (handshakes, verdicts, fixes) -> `report`.
-//! `analyze` routes data between the stages; `cli` owns the flags.
+//! `analyze` routes data between the stages; `cli` owns the flags. Beside the pipeline,
+//! `nginx` reads the nginx configuration (`wsdiag nginx`) and routes handshakes to their
+//! location (`analyze --nginx-config`).
 
 pub mod analyze;
 pub mod cli;
@@ -11,6 +13,7 @@ pub mod common;
 pub mod decode;
 pub mod diagnose;
 pub mod http;
+pub mod nginx;
 pub mod report;
 pub mod source;
 pub mod tcp;
@@ -22,7 +25,7 @@ use std::io::Write;
 
 use analyze::AnalyzeError;
 use cli::Command;
-use report::{Analysis, Live, Reporter};
+use report::{Analysis, Finding, Live, Reporter};
 
 /// Exit status: no broken or rejected handshake.
 pub const EXIT_OK: u8 = 0;
@@ -48,24 +51,28 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
             files,
             output,
             config,
+            nginx,
         } => {
+            let routing = load_routing(nginx.as_ref())?;
             // Findings are printed as they happen when reading a stream; JSON Lines always
             // streams.
             let live = files.iter().any(|f| f == "-");
             let mut reporter = Reporter::new(&mut out, output, live);
             analyze::analyze(&files, &config, &mut |item| {
                 seen_failure |= is_failure(item);
-                reporter.live(item)
+                reporter.live(located(routing.as_ref(), item).as_live())
             })
-            .and_then(|a| finish(&mut reporter, a))
+            .and_then(|a| finish(&mut reporter, locate_all(routing.as_ref(), a)))
         }
         Command::Capture {
             spec,
             output,
             config,
+            nginx,
         } => {
             #[cfg(feature = "capture")]
             {
+                let routing = load_routing(nginx.as_ref())?;
                 let mut reporter = Reporter::new(&mut out, output, true);
                 analyze::capture(
                     &spec,
@@ -73,16 +80,33 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
                     &mut |msg| eprintln!("wsdiag: {msg}"),
                     &mut |item| {
                         seen_failure |= is_failure(item);
-                        reporter.live(item)
+                        reporter.live(located(routing.as_ref(), item).as_live())
                     },
                 )
-                .and_then(|a| finish(&mut reporter, a))
+                .and_then(|a| finish(&mut reporter, locate_all(routing.as_ref(), a)))
             }
             #[cfg(not(feature = "capture"))]
             {
-                let _ = (spec, output, config);
+                let _ = (spec, output, config, nginx);
                 anyhow::bail!(NO_CAPTURE)
             }
+        }
+        Command::Nginx { options, format } => {
+            let report = nginx::check(&options)?;
+            let written = match format {
+                report::Format::Json => report::nginx::write_json(&mut out, &report),
+                _ => report::nginx::write_table(&mut out, &report),
+            }
+            .and_then(|()| io::Write::flush(&mut out));
+            match written {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(e.into()),
+                _ => {}
+            }
+            return Ok(if report.needs_fixing() {
+                EXIT_FOUND
+            } else {
+                EXIT_OK
+            });
         }
         Command::ListInterfaces => {
             #[cfg(feature = "capture")]
@@ -117,6 +141,51 @@ fn is_failure(item: Live<'_>) -> bool {
         Live::Handshake(f) => f.is_failure(),
         Live::Session(s) => !s.session.problems.is_empty(),
     }
+}
+
+/// Loads `--nginx-config` once, before any packet is read (a bad config is a usage error).
+fn load_routing(arg: Option<&cli::NginxConfigArg>) -> anyhow::Result<Option<nginx::Routing>> {
+    arg.map(|a| nginx::Routing::load(&a.path, a.version.as_deref()))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--nginx-config: {e}"))
+}
+
+/// A live item, its handshake with the nginx location that served it when a config was given.
+enum Located<'f> {
+    Handshake(std::borrow::Cow<'f, Finding>),
+    Session(&'f report::SessionRecord),
+}
+
+impl Located<'_> {
+    fn as_live(&self) -> Live<'_> {
+        match self {
+            Located::Handshake(f) => Live::Handshake(f),
+            Located::Session(s) => Live::Session(s),
+        }
+    }
+}
+
+/// The item with the nginx location that served it, when a config was given. A post-pass over
+/// finished handshakes keeps `diagnose` a pure function of the packets.
+fn located<'f>(routing: Option<&nginx::Routing>, item: Live<'f>) -> Located<'f> {
+    match (routing, item) {
+        (Some(r), Live::Handshake(f)) => {
+            let mut f = f.clone();
+            f.nginx = Some(r.locate(&f.handshake));
+            Located::Handshake(std::borrow::Cow::Owned(f))
+        }
+        (None, Live::Handshake(f)) => Located::Handshake(std::borrow::Cow::Borrowed(f)),
+        (_, Live::Session(s)) => Located::Session(s),
+    }
+}
+
+fn locate_all(routing: Option<&nginx::Routing>, mut a: Analysis) -> Analysis {
+    if let Some(r) = routing {
+        for f in &mut a.handshakes {
+            f.nginx = Some(r.locate(&f.handshake));
+        }
+    }
+    a
 }
 
 /// Writes the end of the report; true when some handshake was broken or rejected.

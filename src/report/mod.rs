@@ -2,6 +2,7 @@
 //! table or a JSON document. Nothing upstream prints.
 
 pub mod json;
+pub mod nginx;
 pub mod table;
 
 use std::collections::BTreeMap;
@@ -128,6 +129,9 @@ pub struct Finding {
     pub input: String,
     #[serde(flatten)]
     pub handshake: Handshake,
+    /// The nginx location that served it (`--nginx-config`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nginx: Option<crate::nginx::NginxMatch>,
 }
 
 impl Finding {

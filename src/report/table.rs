@@ -306,7 +306,7 @@ fn by_verdict(a: &Analysis) -> String {
 
 /// For each distinct (verdict, problems) kind, how many and the evidence of the first one.
 fn evidence(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
-    let mut kinds: Vec<(&Handshake, &str, usize)> = Vec::new();
+    let mut kinds: Vec<(&super::Finding, usize)> = Vec::new();
     for f in &a.handshakes {
         let h = &f.handshake;
         if h.verdict == Verdict::Ok {
@@ -314,13 +314,14 @@ fn evidence(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         }
         match kinds
             .iter_mut()
-            .find(|(k, _, _)| k.verdict == h.verdict && k.problems == h.problems)
+            .find(|(k, _)| k.handshake.verdict == h.verdict && k.handshake.problems == h.problems)
         {
-            Some(entry) => entry.2 += 1,
-            None => kinds.push((h, &f.input, 1)),
+            Some(entry) => entry.1 += 1,
+            None => kinds.push((f, 1)),
         }
     }
-    for (h, input, n) in kinds {
+    for (f, n) in kinds {
+        let h = &f.handshake;
         writeln!(out)?;
         let problems = problems(&h.problems);
         let what = if problems.is_empty() {
@@ -330,7 +331,7 @@ fn evidence(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         };
         let example = if n > 1 { ", the first one" } else { "" };
         let place = if a.inputs.len() > 1 {
-            format!(" in {input}")
+            format!(" in {}", f.input)
         } else {
             String::new()
         };
@@ -343,6 +344,20 @@ fn evidence(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         )?;
         for e in &h.evidence {
             writeln!(out, "  - {e}")?;
+        }
+        if let Some(m) = &f.nginx {
+            match (&m.file, m.line, &m.location) {
+                (Some(file), Some(line), Some(loc)) => {
+                    writeln!(out, "  - location: {file}:{line} `{loc}`")?
+                }
+                _ => writeln!(out, "  - location: none matched")?,
+            }
+            for c in &m.causes {
+                writeln!(out, "      {c}")?;
+            }
+            if let Some(note) = &m.note {
+                writeln!(out, "      note: {note}")?;
+            }
         }
     }
     Ok(())

@@ -4,6 +4,7 @@
 mod derived;
 #[cfg(feature = "capture")]
 mod live;
+mod nginx;
 mod util;
 
 use serde_json::Value;
