@@ -106,10 +106,21 @@ pub struct RequestSummary {
     /// False when a gap in the capture cut the request head: nothing is claimed about the
     /// headers that were not seen.
     pub head_complete: bool,
+    /// The header lines as the backend received them (`Name: value`, in order, credentials
+    /// redacted), at most [`HEAD_LINES`] lines of at most [`HEAD_VALUE_CHARS`] characters;
+    /// for a head cut by a gap, the lines captured whole.
+    pub head: Vec<String>,
 }
+
+/// Most header lines kept in [`RequestSummary::head`]; a last line says how many more there were.
+pub const HEAD_LINES: usize = 40;
+/// Longest header value kept in [`RequestSummary::head`]; longer ones are cut, saying so.
+pub const HEAD_VALUE_CHARS: usize = 160;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ResponseSummary {
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    pub version: String,
     pub status: u16,
     pub reason: String,
     /// Whether `Sec-WebSocket-Accept` matched the key (only for a 101 to a request with a key).
@@ -157,6 +168,8 @@ pub struct Counts {
 pub struct DiagnoseConfig {
     /// Show secrets (cookies, tokens) instead of `<redacted>`.
     pub no_redact: bool,
+    /// More header names whose values are redacted (`--redact-header`).
+    pub redact_headers: Vec<String>,
     /// Also keep plain (non-handshake) requests, for `--all`.
     pub keep_plain: bool,
 }
@@ -189,6 +202,7 @@ enum PendingKind {
 #[derive(Default)]
 pub struct Diagnoser {
     config: DiagnoseConfig,
+    redactor: redact::Redactor,
     pending: HashMap<ConnId, VecDeque<Pending>>,
     done: Vec<Handshake>,
     plain: Vec<PlainRequest>,
@@ -199,6 +213,7 @@ pub struct Diagnoser {
 impl Diagnoser {
     pub fn new(config: DiagnoseConfig) -> Diagnoser {
         Diagnoser {
+            redactor: redact::Redactor::new(!config.no_redact, &config.redact_headers),
             config,
             ..Diagnoser::default()
         }
@@ -272,7 +287,7 @@ impl Diagnoser {
                 request_on_connection: index + 1,
                 client: conn.client,
                 server: conn.server,
-                request: summarize(head, !self.config.no_redact),
+                request: summarize(head, &self.redactor),
                 response: None,
                 request_packet: at.number,
                 response_packet: None,
@@ -289,7 +304,7 @@ impl Diagnoser {
                 connection: conn.id.0,
                 request_packet: at.number,
                 method: head.method.clone(),
-                target: redact::target(&head.target, !self.config.no_redact),
+                target: self.redactor.target(&head.target),
                 version: version_name(head.version),
                 status: None,
             }))
@@ -323,7 +338,7 @@ impl Diagnoser {
         let line = String::from_utf8_lossy(&partial[..line_end]).into_owned();
         let mut parts = line.splitn(3, ' ');
         let method = parts.next().unwrap_or("").to_string();
-        let target = redact::target(parts.next().unwrap_or(""), !self.config.no_redact);
+        let target = self.redactor.target(parts.next().unwrap_or(""));
         let version = parts.next().unwrap_or("").to_string();
         let hs = Handshake {
             ts: at.ts,
@@ -342,6 +357,7 @@ impl Diagnoser {
                 sec_websocket_version: None,
                 origin: None,
                 head_complete: false,
+                head: partial_head(partial, &self.redactor),
             },
             response: None,
             request_packet: at.number,
@@ -404,6 +420,7 @@ impl Diagnoser {
                         _ => None,
                     };
                     hs.response = Some(ResponseSummary {
+                        version: version_name(resp.version),
                         status: resp.status,
                         reason: resp.reason.clone(),
                         accept_valid,
@@ -435,14 +452,14 @@ pub fn is_handshake(head: &RequestHead) -> bool {
         || head.header("sec-websocket-version").is_some()
 }
 
-fn summarize(head: &RequestHead, redact: bool) -> RequestSummary {
+fn summarize(head: &RequestHead, redactor: &redact::Redactor) -> RequestSummary {
     let text = |name: &str| {
         head.header(name)
             .map(|v| String::from_utf8_lossy(v).trim().to_string())
     };
     RequestSummary {
         method: head.method.clone(),
-        target: redact::target(&head.target, redact),
+        target: redactor.target(&head.target),
         version: version_name(head.version),
         host: text("host"),
         upgrade: text("upgrade"),
@@ -451,7 +468,57 @@ fn summarize(head: &RequestHead, redact: bool) -> RequestSummary {
         sec_websocket_version: text("sec-websocket-version"),
         origin: text("origin"),
         head_complete: true,
+        head: head_lines(
+            head.headers
+                .iter()
+                .map(|h| (h.name.as_str(), String::from_utf8_lossy(&h.value))),
+            redactor,
+        ),
     }
+}
+
+/// `Name: value` lines, redacted and capped (see [`HEAD_LINES`]).
+fn head_lines<'a, S: AsRef<str>>(
+    headers: impl ExactSizeIterator<Item = (&'a str, S)>,
+    redactor: &redact::Redactor,
+) -> Vec<String> {
+    let total = headers.len();
+    let mut lines: Vec<String> = headers
+        .take(HEAD_LINES)
+        .map(|(name, value)| {
+            let value = redactor.header_value(name, value.as_ref().trim());
+            let n = value.chars().count();
+            if n > HEAD_VALUE_CHARS {
+                let kept: String = value.chars().take(HEAD_VALUE_CHARS).collect();
+                format!(
+                    "{name}: {kept}... ({} more characters)",
+                    n - HEAD_VALUE_CHARS
+                )
+            } else {
+                format!("{name}: {value}")
+            }
+        })
+        .collect();
+    if total > HEAD_LINES {
+        lines.push(format!("... and {} more header lines", total - HEAD_LINES));
+    }
+    lines
+}
+
+/// The header lines captured whole of a request head cut by a gap (the request line and a
+/// last, cut line are left out).
+fn partial_head(partial: &[u8], redactor: &redact::Redactor) -> Vec<String> {
+    let text = String::from_utf8_lossy(partial);
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    lines.pop(); // not ended by a newline: cut (or empty)
+    let headers: Vec<(&str, &str)> = lines
+        .iter()
+        .skip(1)
+        .map(|l| l.trim_end_matches('\r'))
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .collect();
+    head_lines(headers.into_iter(), redactor)
 }
 
 fn version_name(v: u8) -> String {
