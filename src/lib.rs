@@ -22,7 +22,7 @@ use std::io::Write;
 
 use analyze::AnalyzeError;
 use cli::Command;
-use report::{Analysis, Finding, Reporter};
+use report::{Analysis, Finding, Format, Output, Reporter, Terminal};
 
 /// Exit status: no broken or rejected handshake.
 pub const EXIT_OK: u8 = 0;
@@ -38,21 +38,20 @@ const NO_CAPTURE: &str = "this wsdiag was built without live capture: build it w
 /// Runs a parsed command, writing the report to stdout and notes to stderr. Returns the exit
 /// status.
 pub fn run(command: Command) -> anyhow::Result<u8> {
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
     // Broken or rejected handshakes already handed out, for the exit status when stdout closes
     // before the end.
     let mut seen_failure = false;
     let result = match command {
         Command::Analyze {
             files,
-            output,
+            mut output,
             config,
         } => {
+            let mut out = open_output(&mut output)?;
             // Findings are printed as they happen when reading a stream; JSON Lines always
             // streams.
             let live = files.iter().any(|f| f == "-");
-            let mut reporter = Reporter::new(&mut out, output, live);
+            let mut reporter = Reporter::new(&mut *out, output, live);
             analyze::analyze(&files, &config, &mut |f| {
                 seen_failure |= is_failure(f);
                 reporter.finding(f)
@@ -61,12 +60,14 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         }
         Command::Capture {
             spec,
-            output,
+            #[allow(unused_mut)]
+            mut output,
             config,
         } => {
             #[cfg(feature = "capture")]
             {
-                let mut reporter = Reporter::new(&mut out, output, true);
+                let mut out = open_output(&mut output)?;
+                let mut reporter = Reporter::new(&mut *out, output, true);
                 analyze::capture(
                     &spec,
                     &config,
@@ -87,6 +88,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         Command::ListInterfaces => {
             #[cfg(feature = "capture")]
             {
+                let mut out = io::BufWriter::new(io::stdout().lock());
                 let list = source::live::interfaces()?;
                 for (name, desc) in list {
                     match desc {
@@ -109,6 +111,25 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
             Ok(status(seen_failure))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Where the report goes: the `--output` file, or stdout (whose terminal decides the table's
+/// colour and width).
+fn open_output(output: &mut Output) -> anyhow::Result<Box<dyn io::Write>> {
+    match &output.path {
+        Some(path) => {
+            let file = std::fs::File::create(path).map_err(|e| {
+                anyhow::anyhow!("cannot write the report to {}: {e}", path.display())
+            })?;
+            Ok(Box::new(io::BufWriter::new(file)))
+        }
+        None => {
+            if output.format == Format::Table {
+                output.terminal = Terminal::for_stdout();
+            }
+            Ok(Box::new(io::BufWriter::new(io::stdout().lock())))
+        }
     }
 }
 

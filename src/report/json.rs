@@ -1,5 +1,7 @@
-//! The JSON report: one document with `inputs`, `summary`, `handshakes` and `warnings`.
-//! Field names are an interface: scripts rely on them (see README, "JSON output").
+//! The JSON report: one document with `inputs`, `summary`, `handshakes` and `warnings`, and
+//! JSON Lines. Field names are an interface: scripts rely on them. Both are specified by
+//! `schema/wsdiag-report.schema.json` (tests validate every sample against it); a change that
+//! removes or renames a field bumps [`SCHEMA_VERSION`].
 
 use std::io::{self, Write};
 
@@ -8,8 +10,12 @@ use serde::Serialize;
 use super::{Analysis, CaptureInfo, Finding, InputInfo, InputWarning, Summary};
 use crate::diagnose::PlainRequest;
 
+/// The version of the documented shape (`schema_version` in the output).
+pub const SCHEMA_VERSION: &str = "1";
+
 #[derive(Serialize)]
 struct Document<'a> {
+    schema_version: &'static str,
     wsdiag_version: &'static str,
     redacted: bool,
     inputs: &'a [InputInfo],
@@ -24,6 +30,7 @@ struct Document<'a> {
 
 pub fn write(out: &mut dyn Write, a: &Analysis, all: bool) -> io::Result<()> {
     let doc = Document {
+        schema_version: SCHEMA_VERSION,
         wsdiag_version: env!("CARGO_PKG_VERSION"),
         redacted: a.redacted,
         inputs: &a.inputs,
@@ -56,6 +63,7 @@ pub mod lines {
 
     #[derive(Serialize)]
     struct SummaryLine<'a> {
+        schema_version: &'static str,
         wsdiag_version: &'static str,
         redacted: bool,
         inputs: &'a [InputInfo],
@@ -83,6 +91,7 @@ pub mod lines {
             out,
             "summary",
             &SummaryLine {
+                schema_version: super::SCHEMA_VERSION,
                 wsdiag_version: env!("CARGO_PKG_VERSION"),
                 redacted: a.redacted,
                 inputs: &a.inputs,
