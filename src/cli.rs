@@ -268,6 +268,7 @@ fn common(
             path: a.output,
             command_line,
             terminal: Terminal::default(),
+            redacted: !a.no_redact,
         },
         AnalyzeConfig {
             tcp: TcpConfig {

@@ -142,7 +142,7 @@ mod tests {
         let r = Redactor::new(true, &["X-Game-Ticket".to_string()]);
         assert_eq!(
             r.header_value("Cookie", "session=sess-alice-0123456789abcdef"),
-            "<redacted 34 bytes>"
+            "<redacted 35 bytes>"
         );
         assert_eq!(
             r.header_value("AUTHORIZATION", "Bearer x"),

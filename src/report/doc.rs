@@ -445,10 +445,8 @@ fn time_of_day(ts: Timestamp) -> String {
 }
 
 fn findings(b: &mut Vec<Block>, a: &Analysis) {
-    let kinds: Vec<_> = kinds(a)
-        .into_iter()
-        .filter(|k| k.0 != Verdict::Ok)
-        .collect();
+    // Every kind, ok ones too: a working handshake's head is the reference to compare with.
+    let kinds = kinds(a);
     if kinds.is_empty() {
         return;
     }
@@ -471,7 +469,11 @@ fn findings(b: &mut Vec<Block>, a: &Analysis) {
                 }
             ),
         ));
-        if problems.is_empty() {
+        if verdict == Verdict::Ok {
+            b.push(Block::Para(prose(
+                "The backend switched protocols: the handshake arrived intact (`Upgrade: websocket`, `Connection: upgrade`) and the `Sec-WebSocket-Accept` in the 101 matched the key.",
+            )));
+        } else if problems.is_empty() {
             b.push(Block::Para(prose(
                 "The request head was not captured whole (a gap in the capture), so nothing is claimed about its headers.",
             )));
@@ -490,7 +492,8 @@ fn findings(b: &mut Vec<Block>, a: &Analysis) {
         let first = fs[0];
         let h = &first.handshake;
         let mut intro = format!(
-            "Evidence from the first of them ({} UTC, connection {}, packet {}",
+            "Evidence{} ({} UTC, connection {}, packet {}",
+            if n == 1 { "" } else { " from the first of them" },
             time_of_day(h.ts),
             h.connection,
             h.request_packet

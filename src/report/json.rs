@@ -79,6 +79,20 @@ pub mod lines {
         out.flush()
     }
 
+    /// A first `warning` line saying the output holds secrets (`--no-redact`).
+    pub fn not_redacted(out: &mut dyn Write) -> io::Result<()> {
+        line(
+            out,
+            "warning",
+            &InputWarning {
+                input: String::new(),
+                packet: None,
+                code: "not_redacted",
+                message: "secrets are NOT redacted in this output (--no-redact)".into(),
+            },
+        )
+    }
+
     pub fn handshake(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
         line(out, "handshake", f)
     }

@@ -40,6 +40,8 @@ pub struct Output {
     pub command_line: Vec<String>,
     /// Where the table goes: colour and width. Plain and unbounded unless set.
     pub terminal: Terminal,
+    /// Secrets are redacted (false with `--no-redact`, which every format says first).
+    pub redacted: bool,
 }
 
 /// What the terminal the table is written to can show.
@@ -94,14 +96,38 @@ pub struct Reporter<'w> {
     output: Output,
     /// Table format prints a line per finding as it happens instead of one table at the end.
     live: bool,
+    /// Something was written (the `--no-redact` note goes first).
+    started: bool,
 }
+
+/// The `--no-redact` note, for the formats that have no header of their own.
+pub const NOT_REDACTED: &str = "Secrets are NOT redacted in this report (--no-redact).";
 
 impl<'w> Reporter<'w> {
     pub fn new(out: &'w mut dyn Write, output: Output, live: bool) -> Reporter<'w> {
-        Reporter { out, output, live }
+        Reporter {
+            out,
+            output,
+            live,
+            started: false,
+        }
+    }
+
+    /// Says first that secrets are shown, in the formats that stream (the others say it in
+    /// their header).
+    fn start(&mut self) -> io::Result<()> {
+        if std::mem::replace(&mut self.started, true) || self.output.redacted {
+            return Ok(());
+        }
+        match self.output.format {
+            Format::Table => writeln!(self.out, "{NOT_REDACTED}\n"),
+            Format::Jsonl => json::lines::not_redacted(self.out),
+            _ => Ok(()),
+        }
     }
 
     pub fn finding(&mut self, f: &Finding) -> io::Result<()> {
+        self.start()?;
         match self.output.format {
             Format::Table if self.live => {
                 table::write_line(self.out, f, self.output.terminal)?;
@@ -113,6 +139,7 @@ impl<'w> Reporter<'w> {
     }
 
     pub fn finish(&mut self, a: &Analysis) -> io::Result<()> {
+        self.start()?;
         match self.output.format {
             Format::Table if self.live => table::write_summary(self.out, a),
             Format::Table => table::write(self.out, a, self.output.all, self.output.terminal),

@@ -23,7 +23,14 @@ pub fn write(out: &mut dyn Write, a: &Analysis, all: bool, term: Terminal) -> io
             // Shorten targets by as much as the table is too wide, once.
             let excess = table_width(&t).saturating_sub(width);
             if excess > 0 {
-                t = handshake_table(a, TARGET_WIDTH.saturating_sub(excess).max(TARGET_MIN_WIDTH));
+                let longest = a
+                    .handshakes
+                    .iter()
+                    .map(|f| f.handshake.request.target.chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .min(TARGET_WIDTH);
+                t = handshake_table(a, longest.saturating_sub(excess).max(TARGET_MIN_WIDTH));
             }
         }
         let rendered = t.to_string();
@@ -266,10 +273,8 @@ fn summary(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         writeln!(out, "Warnings: {} (listed below)", s.warnings)?;
     }
     if !a.redacted {
-        writeln!(
-            out,
-            "Secrets are NOT redacted in this report (--no-redact)."
-        )?;
+        // Said first too; repeated here, after a long live listing.
+        writeln!(out, "{}", super::NOT_REDACTED)?;
     }
     Ok(())
 }
