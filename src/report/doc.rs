@@ -493,7 +493,11 @@ fn findings(b: &mut Vec<Block>, a: &Analysis) {
         let h = &first.handshake;
         let mut intro = format!(
             "Evidence{} ({} UTC, connection {}, packet {}",
-            if n == 1 { "" } else { " from the first of them" },
+            if n == 1 {
+                ""
+            } else {
+                " from the first of them"
+            },
             time_of_day(h.ts),
             h.connection,
             h.request_packet

@@ -412,3 +412,40 @@ fn shorten(s: &str, max: usize) -> String {
     let tail: String = s.chars().skip(n - (keep - keep / 2)).collect();
     format!("{head}...{tail}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_verdict_column_is_coloured() {
+        let table = "┌───┬─────────┐\n│ # ┆ verdict │\n╞═══╪═════════╡\n│ 1 ┆ broken  │\n│   ┆         │\n│ 2 ┆ ok      │\n└───┴─────────┘";
+        let c = colorize(table);
+        assert!(c.contains("│ 1 ┆ \x1b[1;31mbroken\x1b[0m  │"), "{c}");
+        assert!(c.contains("│ 2 ┆ \x1b[32mok\x1b[0m      │"), "{c}");
+        assert!(c.contains("│ # ┆ verdict │"), "the header stays plain");
+        assert_eq!(c.lines().count(), table.lines().count());
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(Terminal::decide(true, false, None, Some(120)).color);
+        assert!(!Terminal::decide(true, true, None, Some(120)).color);
+        assert!(!Terminal::decide(false, false, None, None).color);
+        assert_eq!(
+            Terminal::decide(true, false, Some("90"), Some(120)).width,
+            Some(90)
+        );
+        assert_eq!(
+            Terminal::decide(true, false, Some("x"), Some(120)).width,
+            Some(120)
+        );
+        assert_eq!(Terminal::decide(false, false, None, None).width, None);
+    }
+
+    #[test]
+    fn shorten_cuts_the_middle() {
+        assert_eq!(shorten("/abcdefghij", 8), "/a...hij");
+        assert_eq!(shorten("/short", 8), "/short");
+    }
+}
