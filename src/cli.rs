@@ -4,13 +4,13 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::analyze::{AnalyzeConfig, CaptureSpec};
 use crate::diagnose::DiagnoseConfig;
 use crate::http::HttpConfig;
 use crate::nginx::{ConfigSource, NginxOptions};
-use crate::report::{Format, Output};
+use crate::report::{Format, Output, Terminal};
 use crate::tcp::TcpConfig;
 
 #[derive(Parser, Debug)]
@@ -128,10 +128,16 @@ struct CaptureArgs {
 /// Flags shared by `analyze` and `capture`.
 #[derive(Args, Debug)]
 struct CommonArgs {
-    /// Output format: a terminal table, one JSON document, or JSON Lines (one object per
-    /// handshake as it is judged, then warnings and a summary).
-    #[arg(long, value_enum, default_value_t = FormatArg::Table)]
-    format: FormatArg,
+    /// Output format: a terminal table, one JSON document, JSON Lines (one object per
+    /// handshake as it is judged, then warnings and a summary), a Markdown report or a
+    /// self-contained HTML report. Default: from the --output file's extension, else table.
+    #[arg(long, value_enum)]
+    format: Option<FormatArg>,
+
+    /// Write the report to FILE instead of standard output; without --format, its extension
+    /// chooses the format (.md, .html, .json, .jsonl, .txt).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    output: Option<PathBuf>,
 
     /// Backend port (repeatable): its side of a connection is the server when the capture
     /// missed the SYN; for `capture` it also builds the kernel filter.
@@ -157,9 +163,15 @@ struct CommonArgs {
     #[arg(long = "decode-as", value_name = "websocket:PORT", value_parser = parse_decode_as)]
     decode_as: Vec<u16>,
 
-    /// Show secrets (tokens in query strings) instead of `<redacted>`.
+    /// Show secrets (cookies, credentials, tokens in query strings) instead of `<redacted>`;
+    /// the report says so at the top.
     #[arg(long)]
     no_redact: bool,
+
+    /// Also redact the values of header NAME (repeatable), e.g. `Sec-WebSocket-Protocol` when
+    /// it carries a token.
+    #[arg(long = "redact-header", value_name = "NAME")]
+    redact_headers: Vec<String>,
 
     /// Most TCP connections tracked at once; beyond it the least recently active is dropped
     /// (with a warning).
@@ -190,6 +202,23 @@ enum FormatArg {
     Table,
     Json,
     Jsonl,
+    Markdown,
+    Html,
+}
+
+impl FormatArg {
+    /// The format an output file's extension names, if any.
+    fn from_path(path: &std::path::Path) -> Option<FormatArg> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "md" | "markdown" => FormatArg::Markdown,
+            "html" | "htm" => FormatArg::Html,
+            "json" => FormatArg::Json,
+            "jsonl" | "ndjson" => FormatArg::Jsonl,
+            "txt" | "text" => FormatArg::Table,
+            _ => return None,
+        })
+    }
 }
 
 /// An nginx configuration to tie handshakes to (`--nginx-config`).
@@ -223,7 +252,7 @@ pub enum Command {
 
 /// Parses the process arguments; on bad usage clap prints the error and exits with status 2.
 pub fn parse() -> Command {
-    command_from(Cli::parse())
+    try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
 }
 
 /// Parses the given arguments (the first is the program name).
@@ -232,14 +261,21 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    Cli::try_parse_from(args).map(command_from)
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    // Reports say how they were made: the arguments as given, after the program's name.
+    let command_line = args
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    command_from(Cli::try_parse_from(&args)?, command_line)
 }
 
-fn command_from(cli: Cli) -> Command {
-    match cli.command {
+fn command_from(cli: Cli, command_line: Vec<String>) -> Result<Command, clap::Error> {
+    Ok(match cli.command {
         Sub::Analyze(a) => {
             let nginx = nginx_config(&a.common);
-            let (output, config) = common(a.common);
+            let (output, config) = common(a.common, command_line)?;
             Command::Analyze {
                 files: a.files,
                 output,
@@ -290,7 +326,7 @@ fn command_from(cli: Cli) -> Command {
                 count: c.count,
             };
             let nginx = nginx_config(&c.common);
-            let (output, config) = common(c.common);
+            let (output, config) = common(c.common, command_line)?;
             Command::Capture {
                 spec,
                 output,
@@ -298,7 +334,7 @@ fn command_from(cli: Cli) -> Command {
                 nginx,
             }
         }
-    }
+    })
 }
 
 fn nginx_config(a: &CommonArgs) -> Option<NginxConfigArg> {
@@ -308,15 +344,37 @@ fn nginx_config(a: &CommonArgs) -> Option<NginxConfigArg> {
     })
 }
 
-fn common(a: CommonArgs) -> (Output, AnalyzeConfig) {
-    (
+fn common(
+    a: CommonArgs,
+    command_line: Vec<String>,
+) -> Result<(Output, AnalyzeConfig), clap::Error> {
+    let format = match (a.format, &a.output) {
+        (Some(f), _) => f,
+        (None, None) => FormatArg::Table,
+        (None, Some(path)) => FormatArg::from_path(path).ok_or_else(|| {
+            Cli::command().error(
+                clap::error::ErrorKind::ValueValidation,
+                format!(
+                    "cannot tell the report format from the name `{}`: give --format (table, json, jsonl, markdown, html) or use .md, .html, .json, .jsonl or .txt",
+                    path.display()
+                ),
+            )
+        })?,
+    };
+    Ok((
         Output {
-            format: match a.format {
+            format: match format {
                 FormatArg::Table => Format::Table,
                 FormatArg::Json => Format::Json,
                 FormatArg::Jsonl => Format::Jsonl,
+                FormatArg::Markdown => Format::Markdown,
+                FormatArg::Html => Format::Html,
             },
             all: a.all,
+            path: a.output,
+            command_line,
+            terminal: Terminal::default(),
+            redacted: !a.no_redact,
         },
         AnalyzeConfig {
             decode_as_websocket: a.decode_as,
@@ -334,10 +392,11 @@ fn common(a: CommonArgs) -> (Output, AnalyzeConfig) {
                     backend_ports: a.backend_ports,
                 },
                 no_redact: a.no_redact,
+                redact_headers: a.redact_headers,
                 keep_plain: a.all,
             },
         },
-    )
+    ))
 }
 
 /// `websocket:PORT` -> PORT.

@@ -25,7 +25,7 @@ use std::io::Write;
 
 use analyze::AnalyzeError;
 use cli::Command;
-use report::{Analysis, Finding, Live, Reporter};
+use report::{Analysis, Finding, Format, Live, Output, Reporter, Terminal};
 
 /// Exit status: no broken or rejected handshake.
 pub const EXIT_OK: u8 = 0;
@@ -41,23 +41,22 @@ const NO_CAPTURE: &str = "this wsdiag was built without live capture: build it w
 /// Runs a parsed command, writing the report to stdout and notes to stderr. Returns the exit
 /// status.
 pub fn run(command: Command) -> anyhow::Result<u8> {
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
     // Broken or rejected handshakes already handed out, for the exit status when stdout closes
     // before the end.
     let mut seen_failure = false;
     let result = match command {
         Command::Analyze {
             files,
-            output,
+            mut output,
             config,
             nginx,
         } => {
             let routing = load_routing(nginx.as_ref())?;
+            let mut out = open_output(&mut output)?;
             // Findings are printed as they happen when reading a stream; JSON Lines always
             // streams.
             let live = files.iter().any(|f| f == "-");
-            let mut reporter = Reporter::new(&mut out, output, live);
+            let mut reporter = Reporter::new(&mut *out, output, live);
             analyze::analyze(&files, &config, &mut |item| {
                 seen_failure |= is_failure(item);
                 reporter.live(located(routing.as_ref(), item).as_live())
@@ -66,14 +65,16 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         }
         Command::Capture {
             spec,
-            output,
+            #[allow(unused_mut)]
+            mut output,
             config,
             nginx,
         } => {
             #[cfg(feature = "capture")]
             {
                 let routing = load_routing(nginx.as_ref())?;
-                let mut reporter = Reporter::new(&mut out, output, true);
+                let mut out = open_output(&mut output)?;
+                let mut reporter = Reporter::new(&mut *out, output, true);
                 analyze::capture(
                     &spec,
                     &config,
@@ -93,6 +94,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         }
         Command::Nginx { options, format } => {
             let report = nginx::check(&options)?;
+            let mut out = io::BufWriter::new(io::stdout().lock());
             let written = match format {
                 report::Format::Json => report::nginx::write_json(&mut out, &report),
                 _ => report::nginx::write_table(&mut out, &report),
@@ -111,6 +113,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
         Command::ListInterfaces => {
             #[cfg(feature = "capture")]
             {
+                let mut out = io::BufWriter::new(io::stdout().lock());
                 let list = source::live::interfaces()?;
                 for (name, desc) in list {
                     match desc {
@@ -151,8 +154,11 @@ fn load_routing(arg: Option<&cli::NginxConfigArg>) -> anyhow::Result<Option<ngin
 }
 
 /// A live item, its handshake with the nginx location that served it when a config was given.
+#[allow(clippy::large_enum_variant)]
 enum Located<'f> {
     Handshake(std::borrow::Cow<'f, Finding>),
+    // (Boxing the owned finding would allocate per handshake for nothing: this lives for one
+    // call.)
     Session(&'f report::SessionRecord),
 }
 
@@ -161,6 +167,25 @@ impl Located<'_> {
         match self {
             Located::Handshake(f) => Live::Handshake(f),
             Located::Session(s) => Live::Session(s),
+        }
+    }
+}
+
+/// Where the report goes: the `--output` file, or stdout (whose terminal decides the table's
+/// colour and width).
+fn open_output(output: &mut Output) -> anyhow::Result<Box<dyn io::Write>> {
+    match &output.path {
+        Some(path) => {
+            let file = std::fs::File::create(path).map_err(|e| {
+                anyhow::anyhow!("cannot write the report to {}: {e}", path.display())
+            })?;
+            Ok(Box::new(io::BufWriter::new(file)))
+        }
+        None => {
+            if output.format == Format::Table {
+                output.terminal = Terminal::for_stdout();
+            }
+            Ok(Box::new(io::BufWriter::new(io::stdout().lock())))
         }
     }
 }

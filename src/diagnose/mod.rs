@@ -127,10 +127,21 @@ pub struct RequestSummary {
     /// False when a gap in the capture cut the request head: nothing is claimed about the
     /// headers that were not seen.
     pub head_complete: bool,
+    /// The header lines as the backend received them (`Name: value`, in order, credentials
+    /// redacted), at most [`HEAD_LINES`] lines of at most [`HEAD_VALUE_CHARS`] characters;
+    /// for a head cut by a gap, the lines captured whole.
+    pub head: Vec<String>,
 }
+
+/// Most header lines kept in [`RequestSummary::head`]; a last line says how many more there were.
+pub const HEAD_LINES: usize = 40;
+/// Longest header value kept in [`RequestSummary::head`]; longer ones are cut, saying so.
+pub const HEAD_VALUE_CHARS: usize = 160;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct ResponseSummary {
+    /// `HTTP/1.0` or `HTTP/1.1`.
+    pub version: String,
     pub status: u16,
     pub reason: String,
     /// Whether `Sec-WebSocket-Accept` matched the key (only for a 101 to a request with a key).
@@ -197,6 +208,8 @@ pub struct DiagnoseConfig {
     pub hops: hops::HopHints,
     /// Show secrets (cookies, tokens) instead of `<redacted>`.
     pub no_redact: bool,
+    /// More header names whose values are redacted (`--redact-header`).
+    pub redact_headers: Vec<String>,
     /// Also keep plain (non-handshake) requests, for `--all`.
     pub keep_plain: bool,
 }
@@ -233,6 +246,7 @@ enum PendingKind {
 #[derive(Default)]
 pub struct Diagnoser {
     config: DiagnoseConfig,
+    redactor: redact::Redactor,
     pending: HashMap<ConnId, VecDeque<Pending>>,
     /// The handshake that opened each connection's tunnel (request packet, target).
     tunnels: HashMap<ConnId, (u64, String)>,
@@ -251,6 +265,7 @@ pub struct Diagnoser {
 impl Diagnoser {
     pub fn new(config: DiagnoseConfig) -> Diagnoser {
         Diagnoser {
+            redactor: redact::Redactor::new(!config.no_redact, &config.redact_headers),
             config,
             ..Diagnoser::default()
         }
@@ -390,7 +405,7 @@ impl Diagnoser {
                 request_on_connection: index + 1,
                 client: conn.client,
                 server: conn.server,
-                request: summarize(head, !self.config.no_redact),
+                request: summarize(head, &self.redactor),
                 response: None,
                 request_packet: at.number,
                 response_packet: None,
@@ -412,7 +427,7 @@ impl Diagnoser {
                 connection: conn.id.0,
                 request_packet: at.number,
                 method: head.method.clone(),
-                target: redact::target(&head.target, !self.config.no_redact),
+                target: self.redactor.target(&head.target),
                 version: version_name(head.version),
                 status: None,
             }))
@@ -439,7 +454,7 @@ impl Diagnoser {
             return;
         }
         self.counts.http_requests += 1;
-        let (request, key) = summarize_partial(partial, !self.config.no_redact);
+        let (request, key) = summarize_partial(partial, &self.redactor);
         let hs = Handshake {
             hop: None,
             key: key
@@ -516,6 +531,7 @@ impl Diagnoser {
                         _ => None,
                     };
                     hs.response = Some(ResponseSummary {
+                        version: version_name(resp.version),
                         status: resp.status,
                         reason: resp.reason.clone(),
                         accept_valid,
@@ -567,17 +583,14 @@ impl Diagnoser {
                     if body.is_empty() {
                         ", empty body".to_string()
                     } else {
-                        format!(
-                            ", body starts {:?}",
-                            String::from_utf8_lossy(&body[..body.len().min(64)])
-                        )
+                        format!(", body starts `{}`", printable(&body[..body.len().min(64)]))
                     },
                     sig.meaning
                 ));
             } else if !body.is_empty() {
                 hs.evidence.push(format!(
-                    "the body starts {:?}",
-                    String::from_utf8_lossy(&body[..body.len().min(64)])
+                    "the body starts `{}`",
+                    printable(&body[..body.len().min(64)])
                 ));
             }
         }
@@ -603,14 +616,14 @@ pub fn is_handshake(head: &RequestHead) -> bool {
         || head.header("sec-websocket-version").is_some()
 }
 
-fn summarize(head: &RequestHead, redact: bool) -> RequestSummary {
+fn summarize(head: &RequestHead, redactor: &redact::Redactor) -> RequestSummary {
     let text = |name: &str| {
         head.header(name)
             .map(|v| String::from_utf8_lossy(v).trim().to_string())
     };
     RequestSummary {
         method: head.method.clone(),
-        target: redact::target(&head.target, redact),
+        target: redactor.target(&head.target),
         version: version_name(head.version),
         host: text("host"),
         upgrade: text("upgrade"),
@@ -619,13 +632,22 @@ fn summarize(head: &RequestHead, redact: bool) -> RequestSummary {
         sec_websocket_version: text("sec-websocket-version"),
         origin: text("origin"),
         head_complete: true,
+        head: head_lines(
+            head.headers
+                .iter()
+                .map(|h| (h.name.as_str(), String::from_utf8_lossy(&h.value))),
+            redactor,
+        ),
     }
 }
 
 /// What a request head cut by a gap still shows: the request line if it was captured whole,
 /// and the header lines captured whole. Headers after the cut are unknown, so nothing is said
 /// about them (`head_complete` is false). Also returns the key when its line was captured.
-fn summarize_partial(partial: &[u8], redact: bool) -> (RequestSummary, Option<Vec<u8>>) {
+fn summarize_partial(
+    partial: &[u8],
+    redactor: &redact::Redactor,
+) -> (RequestSummary, Option<Vec<u8>>) {
     // Only lines that end before the cut count.
     let whole = partial
         .iter()
@@ -644,7 +666,7 @@ fn summarize_partial(partial: &[u8], redact: bool) -> (RequestSummary, Option<Ve
     let line = String::from_utf8_lossy(first);
     let mut parts = line.splitn(3, ' ');
     let method = parts.next().unwrap_or("").to_string();
-    let target = redact::target(parts.next().unwrap_or(""), redact);
+    let target = redactor.target(parts.next().unwrap_or(""));
     let version = if whole.is_empty() {
         String::new()
     } else {
@@ -661,6 +683,7 @@ fn summarize_partial(partial: &[u8], redact: bool) -> (RequestSummary, Option<Ve
         sec_websocket_version: None,
         origin: None,
         head_complete: false,
+        head: partial_head(partial, redactor),
     };
     let mut key = None;
     for l in lines {
@@ -686,6 +709,66 @@ fn summarize_partial(partial: &[u8], redact: bool) -> (RequestSummary, Option<Ve
         }
     }
     (summary, key)
+}
+
+/// `Name: value` lines, redacted and capped (see [`HEAD_LINES`]).
+fn head_lines<'a, S: AsRef<str>>(
+    headers: impl ExactSizeIterator<Item = (&'a str, S)>,
+    redactor: &redact::Redactor,
+) -> Vec<String> {
+    let total = headers.len();
+    let mut lines: Vec<String> = headers
+        .take(HEAD_LINES)
+        .map(|(name, value)| {
+            let value = redactor.header_value(name, value.as_ref().trim());
+            let n = value.chars().count();
+            if n > HEAD_VALUE_CHARS {
+                let kept: String = value.chars().take(HEAD_VALUE_CHARS).collect();
+                format!(
+                    "{name}: {kept}... ({} more characters)",
+                    n - HEAD_VALUE_CHARS
+                )
+            } else {
+                format!("{name}: {value}")
+            }
+        })
+        .collect();
+    if total > HEAD_LINES {
+        lines.push(format!("... and {} more header lines", total - HEAD_LINES));
+    }
+    lines
+}
+
+/// The header lines captured whole of a request head cut by a gap (the request line and a
+/// last, cut line are left out).
+fn partial_head(partial: &[u8], redactor: &redact::Redactor) -> Vec<String> {
+    let text = String::from_utf8_lossy(partial);
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    lines.pop(); // not ended by a newline: cut (or empty)
+    let headers: Vec<(&str, &str)> = lines
+        .iter()
+        .skip(1)
+        .map(|l| l.trim_end_matches('\r'))
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .collect();
+    head_lines(headers.into_iter(), redactor)
+}
+
+/// Body bytes as one line of text for evidence: line breaks shown as `\r` `\n`, other
+/// control characters and backticks as `.`.
+fn printable(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for c in String::from_utf8_lossy(b).chars() {
+        match c {
+            '\r' => out.push_str("\\r"),
+            '\n' => out.push_str("\\n"),
+            '`' => out.push('.'),
+            c if c.is_control() => out.push('.'),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn version_name(v: u8) -> String {

@@ -71,16 +71,16 @@ pub fn judge(open: Opening, facts: SessionFacts) -> SessionFinding {
     }
     evidence.push(format!(
         "client sent {} messages in {} frames ({} payload bytes), server sent {} messages in {} frames ({} payload bytes); pings {}/{}, pongs {}/{} (client/server)",
-        facts.client.messages,
-        facts.client.frames,
-        facts.client.payload_bytes,
-        facts.server.messages,
-        facts.server.frames,
-        facts.server.payload_bytes,
-        facts.client.pings,
-        facts.server.pings,
-        facts.client.pongs,
-        facts.server.pongs,
+        facts.from_client.messages,
+        facts.from_client.frames,
+        facts.from_client.payload_bytes,
+        facts.from_server.messages,
+        facts.from_server.frames,
+        facts.from_server.payload_bytes,
+        facts.from_client.pings,
+        facts.from_server.pings,
+        facts.from_client.pongs,
+        facts.from_server.pongs,
     ));
     if let Some(c) = &facts.close {
         evidence.push(format!(

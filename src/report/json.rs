@@ -1,5 +1,7 @@
-//! The JSON report: one document with `inputs`, `summary`, `handshakes` and `warnings`.
-//! Field names are an interface: scripts rely on them (see README, "JSON output").
+//! The JSON report: one document with `inputs`, `summary`, `handshakes` and `warnings`, and
+//! JSON Lines. Field names are an interface: scripts rely on them. Both are specified by
+//! `schema/wsdiag-report.schema.json` (tests validate every sample against it); a change that
+//! removes or renames a field bumps [`SCHEMA_VERSION`].
 
 use std::io::{self, Write};
 
@@ -8,8 +10,12 @@ use serde::Serialize;
 use super::{Analysis, CaptureInfo, Finding, InputInfo, InputWarning, SessionRecord, Summary};
 use crate::diagnose::PlainRequest;
 
+/// The version of the documented shape (`schema_version` in the output).
+pub const SCHEMA_VERSION: &str = "1";
+
 #[derive(Serialize)]
 struct Document<'a> {
+    schema_version: &'static str,
     wsdiag_version: &'static str,
     redacted: bool,
     inputs: &'a [InputInfo],
@@ -25,6 +31,7 @@ struct Document<'a> {
 
 pub fn write(out: &mut dyn Write, a: &Analysis, all: bool) -> io::Result<()> {
     let doc = Document {
+        schema_version: SCHEMA_VERSION,
         wsdiag_version: env!("CARGO_PKG_VERSION"),
         redacted: a.redacted,
         inputs: &a.inputs,
@@ -60,6 +67,7 @@ pub mod lines {
 
     #[derive(Serialize)]
     struct SummaryLine<'a> {
+        schema_version: &'static str,
         wsdiag_version: &'static str,
         redacted: bool,
         inputs: &'a [InputInfo],
@@ -73,6 +81,20 @@ pub mod lines {
         serde_json::to_writer(&mut *out, &Tagged { kind, body }).map_err(io::Error::other)?;
         out.write_all(b"\n")?;
         out.flush()
+    }
+
+    /// A first `warning` line saying the output holds secrets (`--no-redact`).
+    pub fn not_redacted(out: &mut dyn Write) -> io::Result<()> {
+        line(
+            out,
+            "warning",
+            &InputWarning {
+                input: String::new(),
+                packet: None,
+                code: "not_redacted",
+                message: "secrets are NOT redacted in this output (--no-redact)".into(),
+            },
+        )
     }
 
     pub fn handshake(out: &mut dyn Write, f: &Finding) -> io::Result<()> {
@@ -91,6 +113,7 @@ pub mod lines {
             out,
             "summary",
             &SummaryLine {
+                schema_version: super::SCHEMA_VERSION,
                 wsdiag_version: env!("CARGO_PKG_VERSION"),
                 redacted: a.redacted,
                 inputs: &a.inputs,

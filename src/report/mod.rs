@@ -1,12 +1,17 @@
 //! Reports: the only stage that formats. Takes an [`Analysis`] and writes it as a terminal
-//! table or a JSON document. Nothing upstream prints.
+//! table, a JSON document or JSON Lines, or a Markdown or HTML report (both rendered from one
+//! [`doc::Doc`], so they say the same). Nothing upstream prints.
 
+pub mod doc;
+pub mod html;
 pub mod json;
+pub mod markdown;
 pub mod nginx;
 pub mod table;
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
@@ -19,6 +24,8 @@ pub enum Format {
     Table,
     Json,
     Jsonl,
+    Markdown,
+    Html,
 }
 
 /// How to report, whatever the input.
@@ -27,6 +34,60 @@ pub struct Output {
     pub format: Format,
     /// List plain requests too.
     pub all: bool,
+    /// Write the report to this file instead of stdout.
+    pub path: Option<PathBuf>,
+    /// The arguments wsdiag was run with (after the program name), for reports that say how
+    /// they were made.
+    pub command_line: Vec<String>,
+    /// Where the table goes: colour and width. Plain and unbounded unless set.
+    pub terminal: Terminal,
+    /// Secrets are redacted (false with `--no-redact`, which every format says first).
+    pub redacted: bool,
+}
+
+/// What the terminal the table is written to can show.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Terminal {
+    /// Colour verdicts with ANSI escapes.
+    pub color: bool,
+    /// Columns available; the table shortens targets to fit.
+    pub width: Option<usize>,
+}
+
+impl Terminal {
+    /// For standard output: colour only on a terminal and without `NO_COLOR`; the width from
+    /// `COLUMNS`, else from the terminal itself.
+    pub fn for_stdout() -> Terminal {
+        use std::io::IsTerminal;
+        let stdout = io::stdout();
+        let tty = stdout.is_terminal();
+        Terminal::decide(
+            tty,
+            std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
+            std::env::var("COLUMNS").ok().as_deref(),
+            if tty {
+                terminal_size::terminal_size_of(&stdout).map(|(w, _)| usize::from(w.0))
+            } else {
+                None
+            },
+        )
+    }
+
+    /// The decision itself, from what was found out.
+    pub fn decide(
+        tty: bool,
+        no_color: bool,
+        columns: Option<&str>,
+        tty_width: Option<usize>,
+    ) -> Terminal {
+        let columns = columns
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|&c| c > 0);
+        Terminal {
+            color: tty && !no_color,
+            width: columns.or(tty_width),
+        }
+    }
 }
 
 /// Writes a report: each finding as it is judged when the output is live (a line in table
@@ -36,18 +97,42 @@ pub struct Reporter<'w> {
     output: Output,
     /// Table format prints a line per finding as it happens instead of one table at the end.
     live: bool,
+    /// Something was written (the `--no-redact` note goes first).
+    started: bool,
 }
+
+/// The `--no-redact` note, for the formats that have no header of their own.
+pub const NOT_REDACTED: &str = "Secrets are NOT redacted in this report (--no-redact).";
 
 impl<'w> Reporter<'w> {
     pub fn new(out: &'w mut dyn Write, output: Output, live: bool) -> Reporter<'w> {
-        Reporter { out, output, live }
+        Reporter {
+            out,
+            output,
+            live,
+            started: false,
+        }
+    }
+
+    /// Says first that secrets are shown, in the formats that stream (the others say it in
+    /// their header).
+    fn start(&mut self) -> io::Result<()> {
+        if std::mem::replace(&mut self.started, true) || self.output.redacted {
+            return Ok(());
+        }
+        match self.output.format {
+            Format::Table => writeln!(self.out, "{NOT_REDACTED}\n"),
+            Format::Jsonl => json::lines::not_redacted(self.out),
+            _ => Ok(()),
+        }
     }
 
     pub fn live(&mut self, item: Live<'_>) -> io::Result<()> {
+        self.start()?;
         match (self.output.format, item) {
             (Format::Table, _) if !self.live => Ok(()),
             (Format::Table, Live::Handshake(f)) => {
-                table::write_line(self.out, f)?;
+                table::write_line(self.out, f, self.output.terminal)?;
                 self.out.flush()
             }
             (Format::Table, Live::Session(s)) => {
@@ -56,16 +141,19 @@ impl<'w> Reporter<'w> {
             }
             (Format::Jsonl, Live::Handshake(f)) => json::lines::handshake(self.out, f),
             (Format::Jsonl, Live::Session(s)) => json::lines::session(self.out, s),
-            (Format::Json, _) => Ok(()),
+            (Format::Json | Format::Markdown | Format::Html, _) => Ok(()),
         }
     }
 
     pub fn finish(&mut self, a: &Analysis) -> io::Result<()> {
+        self.start()?;
         match self.output.format {
             Format::Table if self.live => table::write_summary(self.out, a),
-            Format::Table => table::write(self.out, a, self.output.all),
+            Format::Table => table::write(self.out, a, self.output.all, self.output.terminal),
             Format::Json => json::write(self.out, a, self.output.all),
             Format::Jsonl => json::lines::end(self.out, a),
+            Format::Markdown => markdown::write(self.out, &doc::build(a, &self.output)),
+            Format::Html => html::write(self.out, &doc::build(a, &self.output)),
         }?;
         self.out.flush()
     }

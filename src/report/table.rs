@@ -1,73 +1,44 @@
 //! The terminal report: one row per handshake, then the summary, the evidence for each kind of
-//! finding, and each distinct fix once.
+//! finding, and each distinct fix once. On a terminal, verdicts are coloured and long targets
+//! are shortened (in the middle) until the table fits its width.
 
 use std::io::{self, Write};
 
 use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 
-use super::Analysis;
+use super::{Analysis, Terminal};
 use crate::diagnose::{Handshake, Problem, Verdict};
 
 /// Longest target shown in the table; longer ones are shortened in the middle.
 const TARGET_WIDTH: usize = 48;
+/// Targets are never shortened below this to fit a narrow terminal.
+const TARGET_MIN_WIDTH: usize = 16;
 
-pub fn write(out: &mut dyn Write, a: &Analysis, all: bool) -> io::Result<()> {
+pub fn write(out: &mut dyn Write, a: &Analysis, all: bool, term: Terminal) -> io::Result<()> {
     if a.handshakes.is_empty() {
         writeln!(out, "No WebSocket handshake attempts found.")?;
     } else {
-        let multi = a.inputs.len() > 1;
-        let mut t = new_table();
-        let mut header = vec![
-            "#",
-            "time (UTC)",
-            "conn",
-            "request",
-            "version",
-            "Upgrade",
-            "Connection",
-            "status",
-            "verdict",
-            "problems",
-        ];
-        if multi {
-            header.insert(1, "input");
-        }
-        t.set_header(header);
-        for (i, f) in a.handshakes.iter().enumerate() {
-            let h = &f.handshake;
-            let mut row = vec![
-                Cell::new(i + 1).set_alignment(CellAlignment::Right),
-                Cell::new(time_of_day(h)),
-                Cell::new(h.connection).set_alignment(CellAlignment::Right),
-                Cell::new(format!(
-                    "{} {}",
-                    h.request.method,
-                    shorten(&h.request.target, TARGET_WIDTH)
-                )),
-                Cell::new(&h.request.version),
-                Cell::new(header_cell(&h.request.upgrade, h.request.head_complete)),
-                Cell::new(header_cell(&h.request.connection, h.request.head_complete)),
-                Cell::new(
-                    h.response
-                        .as_ref()
-                        .map_or_else(|| "-".to_string(), |r| r.status.to_string()),
-                ),
-                Cell::new(h.verdict.name()),
-                // One per line keeps the table narrow.
-                Cell::new(
-                    h.problems
-                        .iter()
-                        .map(|p| p.code())
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                ),
-            ];
-            if multi {
-                row.insert(1, Cell::new(&f.input));
+        let mut t = handshake_table(a, TARGET_WIDTH);
+        if let Some(width) = term.width {
+            // Shorten targets by as much as the table is too wide, once.
+            let excess = table_width(&t).saturating_sub(width);
+            if excess > 0 {
+                let longest = a
+                    .handshakes
+                    .iter()
+                    .map(|f| f.handshake.request.target.chars().count())
+                    .max()
+                    .unwrap_or(0)
+                    .min(TARGET_WIDTH);
+                t = handshake_table(a, longest.saturating_sub(excess).max(TARGET_MIN_WIDTH));
             }
-            t.add_row(row);
         }
-        writeln!(out, "{t}")?;
+        let rendered = t.to_string();
+        if term.color {
+            writeln!(out, "{}", colorize(&rendered))?;
+        } else {
+            writeln!(out, "{rendered}")?;
+        }
     }
     if all && !a.plain.is_empty() {
         writeln!(out, "\nPlain HTTP requests:")?;
@@ -109,12 +80,12 @@ pub fn write(out: &mut dyn Write, a: &Analysis, all: bool) -> io::Result<()> {
                         .map_or_else(|| "(handshake not captured)".into(), |t| shorten(t, 32)),
                 ),
                 Cell::new(format!("{:.3} s", s.duration)),
-                Cell::new(f.client.messages),
-                Cell::new(f.server.messages),
+                Cell::new(f.from_client.messages),
+                Cell::new(f.from_server.messages),
                 Cell::new(format!(
                     "{}/{}",
-                    f.client.pings + f.server.pings,
-                    f.client.pongs + f.server.pongs
+                    f.from_client.pings + f.from_server.pings,
+                    f.from_client.pongs + f.from_server.pongs
                 )),
                 Cell::new(close_cell(s)),
                 Cell::new(f.tcp_end.as_ref().map_or_else(
@@ -161,11 +132,137 @@ pub fn write_session_line(out: &mut dyn Write, r: &super::SessionRecord) -> io::
         s.connection,
         s.target.as_deref().unwrap_or("(handshake not captured)"),
         s.duration,
-        s.facts.client.messages,
-        s.facts.server.messages,
+        s.facts.from_client.messages,
+        s.facts.from_server.messages,
         close_cell(s),
         problems
     )
+}
+
+fn table_width(t: &Table) -> usize {
+    t.to_string()
+        .lines()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The ANSI colour of a verdict.
+fn ansi(v: &str) -> Option<&'static str> {
+    Some(match v {
+        "ok" | "OK" => "\x1b[32m",
+        "broken" | "BROKEN" => "\x1b[1;31m",
+        "rejected" | "REJECTED" => "\x1b[33m",
+        "incomplete" | "INCOMPLETE" => "\x1b[90m",
+        _ => return None,
+    })
+}
+
+const RESET: &str = "\x1b[0m";
+
+/// Colours the verdict column of a rendered table. Columns are found from the header row's
+/// separators; a cell whose text is not exactly a verdict name is left alone.
+fn colorize(table: &str) -> String {
+    let lines: Vec<&str> = table.lines().collect();
+    let Some(header) = lines.iter().find(|l| l.contains(" verdict ")) else {
+        return table.to_string();
+    };
+    let bounds: Vec<usize> = header
+        .chars()
+        .enumerate()
+        .filter(|(_, c)| matches!(c, '│' | '┆'))
+        .map(|(i, _)| i)
+        .collect();
+    let col = bounds.windows(2).find(|w| {
+        header
+            .chars()
+            .skip(w[0] + 1)
+            .take(w[1] - w[0] - 1)
+            .collect::<String>()
+            .trim()
+            == "verdict"
+    });
+    let Some(&[start, end]) = col else {
+        return table.to_string();
+    };
+    let mut out = String::with_capacity(table.len() + 64);
+    for (n, line) in lines.iter().enumerate() {
+        if n > 0 {
+            out.push('\n');
+        }
+        let chars: Vec<char> = line.chars().collect();
+        let cell: String = chars
+            .get(start + 1..end)
+            .map(|c| c.iter().collect())
+            .unwrap_or_default();
+        match ansi(cell.trim()).filter(|_| !std::ptr::eq(*line, *header)) {
+            Some(color) => {
+                let word = cell.trim();
+                let colored = cell.replacen(word, &format!("{color}{word}{RESET}"), 1);
+                out.extend(&chars[..=start]);
+                out.push_str(&colored);
+                out.extend(&chars[end..]);
+            }
+            None => out.push_str(line),
+        }
+    }
+    out
+}
+
+fn handshake_table(a: &Analysis, target_width: usize) -> Table {
+    let multi = a.inputs.len() > 1;
+    let mut t = new_table();
+    let mut header = vec![
+        "#",
+        "time (UTC)",
+        "conn",
+        "request",
+        "version",
+        "Upgrade",
+        "Connection",
+        "status",
+        "verdict",
+        "problems",
+    ];
+    if multi {
+        header.insert(1, "input");
+    }
+    t.set_header(header);
+    for (i, f) in a.handshakes.iter().enumerate() {
+        let h = &f.handshake;
+        let mut row = vec![
+            Cell::new(i + 1).set_alignment(CellAlignment::Right),
+            Cell::new(time_of_day(h)),
+            Cell::new(h.connection).set_alignment(CellAlignment::Right),
+            Cell::new(format!(
+                "{} {}",
+                h.request.method,
+                shorten(&h.request.target, target_width)
+            )),
+            Cell::new(&h.request.version),
+            Cell::new(header_cell(&h.request.upgrade, h.request.head_complete)),
+            Cell::new(header_cell(&h.request.connection, h.request.head_complete)),
+            Cell::new(
+                h.response
+                    .as_ref()
+                    .map_or_else(|| "-".to_string(), |r| r.status.to_string()),
+            ),
+            Cell::new(h.verdict.name()),
+            // One per line keeps the table narrow.
+            Cell::new(
+                h.problems
+                    .iter()
+                    .map(|p| p.code())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+        ];
+        if multi {
+            row.insert(1, Cell::new(&f.input));
+        }
+        t.add_row(row);
+    }
+    t
 }
 
 /// Everything after the rows: summary, evidence for each kind of finding, fixes, warnings.
@@ -179,7 +276,7 @@ pub fn write_summary(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
 }
 
 /// One line for a handshake whose verdict just became known (live output).
-pub fn write_line(out: &mut dyn Write, f: &super::Finding) -> io::Result<()> {
+pub fn write_line(out: &mut dyn Write, f: &super::Finding, term: Terminal) -> io::Result<()> {
     let h = &f.handshake;
     let status = h
         .response
@@ -201,7 +298,10 @@ pub fn write_line(out: &mut dyn Write, f: &super::Finding) -> io::Result<()> {
         header_cell(&h.request.upgrade, h.request.head_complete),
         header_cell(&h.request.connection, h.request.head_complete),
         status,
-        h.verdict.name().to_uppercase(),
+        match ansi(h.verdict.name()).filter(|_| term.color) {
+            Some(color) => format!("{color}{}{RESET}", h.verdict.name().to_uppercase()),
+            None => h.verdict.name().to_uppercase(),
+        },
         problems,
         match h.response_packet {
             Some(r) => format!("{}, {r}", h.request_packet),
@@ -279,10 +379,8 @@ fn summary(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         writeln!(out, "Warnings: {} (listed below)", s.warnings)?;
     }
     if !a.redacted {
-        writeln!(
-            out,
-            "Secrets are NOT redacted in this report (--no-redact)."
-        )?;
+        // Said first too; repeated here, after a long live listing.
+        writeln!(out, "{}", super::NOT_REDACTED)?;
     }
     Ok(())
 }
@@ -473,4 +571,41 @@ fn shorten(s: &str, max: usize) -> String {
     let head: String = s.chars().take(keep / 2).collect();
     let tail: String = s.chars().skip(n - (keep - keep / 2)).collect();
     format!("{head}...{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_verdict_column_is_coloured() {
+        let table = "┌───┬─────────┐\n│ # ┆ verdict │\n╞═══╪═════════╡\n│ 1 ┆ broken  │\n│   ┆         │\n│ 2 ┆ ok      │\n└───┴─────────┘";
+        let c = colorize(table);
+        assert!(c.contains("│ 1 ┆ \x1b[1;31mbroken\x1b[0m  │"), "{c}");
+        assert!(c.contains("│ 2 ┆ \x1b[32mok\x1b[0m      │"), "{c}");
+        assert!(c.contains("│ # ┆ verdict │"), "the header stays plain");
+        assert_eq!(c.lines().count(), table.lines().count());
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(Terminal::decide(true, false, None, Some(120)).color);
+        assert!(!Terminal::decide(true, true, None, Some(120)).color);
+        assert!(!Terminal::decide(false, false, None, None).color);
+        assert_eq!(
+            Terminal::decide(true, false, Some("90"), Some(120)).width,
+            Some(90)
+        );
+        assert_eq!(
+            Terminal::decide(true, false, Some("x"), Some(120)).width,
+            Some(120)
+        );
+        assert_eq!(Terminal::decide(false, false, None, None).width, None);
+    }
+
+    #[test]
+    fn shorten_cuts_the_middle() {
+        assert_eq!(shorten("/abcdefghij", 8), "/a...hij");
+        assert_eq!(shorten("/short", 8), "/short");
+    }
 }

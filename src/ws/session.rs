@@ -91,8 +91,8 @@ pub struct SessionFacts {
     pub start: Timestamp,
     /// The last frame, or the end of the TCP connection, whichever came later.
     pub last_activity: Timestamp,
-    pub client: Traffic,
-    pub server: Traffic,
+    pub from_client: Traffic,
+    pub from_server: Traffic,
     /// Longest time with no frame in either direction, in seconds.
     pub longest_silence: f64,
     /// The first close frame, and the answer to it.
@@ -114,8 +114,8 @@ pub struct SessionFacts {
 impl SessionFacts {
     pub fn traffic(&self, side: Side) -> &Traffic {
         match side {
-            Side::Client => &self.client,
-            Side::Server => &self.server,
+            Side::Client => &self.from_client,
+            Side::Server => &self.from_server,
         }
     }
 }
@@ -145,8 +145,8 @@ impl Session {
             facts: SessionFacts {
                 start: at.ts,
                 last_activity: at.ts,
-                client: Traffic::default(),
-                server: Traffic::default(),
+                from_client: Traffic::default(),
+                from_server: Traffic::default(),
                 longest_silence: 0.0,
                 close: None,
                 close_reply: None,
@@ -255,8 +255,8 @@ impl Session {
             ));
         }
         let traffic = match side {
-            Side::Client => &mut self.facts.client,
-            Side::Server => &mut self.facts.server,
+            Side::Client => &mut self.facts.from_client,
+            Side::Server => &mut self.facts.from_server,
         };
         traffic.frames += 1;
         match h.opcode {
@@ -420,11 +420,19 @@ mod tests {
         s.tcp_end(S, "fin", at(9, 31));
         let f = s.into_facts();
         assert_eq!(
-            (f.client.messages, f.client.frames, f.client.payload_bytes),
+            (
+                f.from_client.messages,
+                f.from_client.frames,
+                f.from_client.payload_bytes
+            ),
             (2, 6, 11)
         );
         assert_eq!(
-            (f.server.messages, f.server.pings, f.client.pongs),
+            (
+                f.from_server.messages,
+                f.from_server.pings,
+                f.from_client.pongs
+            ),
             (1, 1, 1)
         );
         let close = f.close.unwrap();
@@ -478,11 +486,11 @@ mod tests {
         let compressed = [0xc1, 0x80, 1, 2, 3, 4];
         let mut s = Session::new(at(1, 0), true);
         s.data(C, &compressed, at(2, 1));
-        assert_eq!(s.facts().client.compressed_messages, 1);
+        assert_eq!(s.facts().from_client.compressed_messages, 1);
         assert!(s.facts().violations.is_empty());
         let mut s = Session::new(at(1, 0), false);
         s.data(C, &compressed, at(2, 1));
-        assert_eq!(s.facts().client.compressed_messages, 0);
+        assert_eq!(s.facts().from_client.compressed_messages, 0);
         assert_eq!(s.facts().violations[0].kind, "reserved_bits");
     }
 

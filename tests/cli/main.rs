@@ -5,6 +5,7 @@ mod derived;
 #[cfg(feature = "capture")]
 mod live;
 mod nginx;
+mod reports;
 mod util;
 
 use serde_json::Value;
@@ -512,13 +513,15 @@ fn a_correct_session_reports_its_messages_pings_and_close() {
     assert_eq!(s["handshake_packet"], v["handshakes"][0]["request_packet"]);
     assert_eq!(
         (
-            s["client"]["messages"].as_u64(),
-            s["server"]["messages"].as_u64()
+            s["from_client"]["messages"].as_u64(),
+            s["from_server"]["messages"].as_u64()
         ),
         (Some(2), Some(2))
     );
-    let pings = s["client"]["pings"].as_u64().unwrap() + s["server"]["pings"].as_u64().unwrap();
-    let pongs = s["client"]["pongs"].as_u64().unwrap() + s["server"]["pongs"].as_u64().unwrap();
+    let pings =
+        s["from_client"]["pings"].as_u64().unwrap() + s["from_server"]["pings"].as_u64().unwrap();
+    let pongs =
+        s["from_client"]["pongs"].as_u64().unwrap() + s["from_server"]["pongs"].as_u64().unwrap();
     assert_eq!((pings, pongs), (5, 5), "{s}");
     assert_eq!(s["close"]["code"], 1000);
     assert_eq!(s["close"]["from"], "client");
@@ -610,8 +613,8 @@ fn a_capture_that_starts_mid_session_needs_decode_as_and_claims_no_handshake() {
     assert_eq!(s["handshake_captured"], false);
     assert_eq!(
         (
-            s["client"]["messages"].as_u64(),
-            s["server"]["messages"].as_u64()
+            s["from_client"]["messages"].as_u64(),
+            s["from_server"]["messages"].as_u64()
         ),
         (Some(3), Some(3))
     );
