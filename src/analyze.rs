@@ -9,7 +9,7 @@ use crate::common::{Direction, PacketRef, Timestamp, Warning};
 use crate::decode::{decode, Decoded};
 use crate::diagnose::{DiagnoseConfig, Diagnoser, Findings, Handshake, SessionFinding};
 use crate::http::{HttpConfig, HttpConn, HttpEvent};
-use crate::report::{Analysis, Finding, InputInfo, InputWarning, Live, SessionRecord};
+use crate::report::{Analysis, Finding, InputInfo, InputWarning, Live, SessionRecord, StuckRecord};
 use crate::source::{CaptureReader, Packet, SourceError};
 use crate::tcp::{ConnId, ConnInfo, ConnTable, StreamEvent, StreamSink, TcpConfig};
 use crate::ws::session::Session;
@@ -304,6 +304,7 @@ impl InputAnalysis {
         findings.handshakes.append(&mut self.handed_out);
         findings.handshakes.sort_by_key(|h| h.request_packet);
         crate::diagnose::hops::correlate(&mut findings.handshakes, &findings.seen, &self.hop_hints);
+        findings.stuck_on_polling = findings.polling.judge(&findings.handshakes);
         findings.sessions.append(&mut self.sessions_handed_out);
         findings
             .sessions
@@ -381,6 +382,13 @@ impl Merged {
                 session,
             }));
         a.plain.extend(f.plain);
+        for p in f.stuck_on_polling {
+            *a.summary.by_problem.entry(p.problem.code()).or_default() += 1;
+            a.stuck_on_polling.push(StuckRecord {
+                input: r.name.clone(),
+                stuck: p,
+            });
+        }
     }
 
     pub fn into_analysis(mut self) -> Analysis {

@@ -70,7 +70,8 @@ pub fn fixes_for(hs: &Handshake) -> Vec<Fix> {
                 Problem::ClosedWithoutCloseFrame
                 | Problem::ProtocolViolation
                 | Problem::PathRewritten
-                | Problem::NotForwarded => (String::new(), None),
+                | Problem::NotForwarded
+                | Problem::StuckOnPolling => (String::new(), None),
                 Problem::NoResponse => (
                     "the backend did not answer before the connection or the capture ended: check the backend's logs, or capture for longer".into(),
                     None,

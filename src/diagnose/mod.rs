@@ -9,6 +9,7 @@
 pub mod backend;
 mod fix;
 pub mod hops;
+pub mod polling;
 pub mod redact;
 pub mod session;
 
@@ -49,6 +50,8 @@ pub enum Problem {
     PathRewritten,
     /// The client sent a handshake and no upstream request followed: the proxy answered it.
     NotForwarded,
+    /// socket.io or SignalR long-polls and never got a working WebSocket upgrade.
+    StuckOnPolling,
 }
 
 impl Problem {
@@ -64,6 +67,7 @@ impl Problem {
             Problem::ProtocolViolation => "protocol_violation",
             Problem::PathRewritten => "path_rewritten",
             Problem::NotForwarded => "not_forwarded",
+            Problem::StuckOnPolling => "stuck_on_polling",
         }
     }
     /// Problems the proxy causes by how it forwards the request.
@@ -256,6 +260,8 @@ pub struct Diagnoser {
     awaiting: HashMap<ConnId, (u64, Box<Handshake>, Vec<u8>)>,
     /// The first requests of the input, for telling the hops apart (see `hops`).
     seen: Vec<hops::Seen>,
+    /// Long-polling fallbacks (socket.io, SignalR).
+    polling: polling::PollingWatch,
     sessions: Vec<SessionFinding>,
     plain: Vec<PlainRequest>,
     counts: Counts,
@@ -369,6 +375,8 @@ impl Diagnoser {
         }
         self.plain.sort_by_key(|p| p.request_packet);
         Findings {
+            stuck_on_polling: Vec::new(),
+            polling: self.polling,
             seen: self.seen,
             sessions: self.sessions,
             handshakes: self.done,
@@ -417,6 +425,7 @@ impl Diagnoser {
             };
             PendingKind::Handshake(Box::new(hs), key)
         } else {
+            self.polling.request(&head.target, at);
             if let Some(protocol) = head.header("upgrade") {
                 let protocol = String::from_utf8_lossy(trim(protocol)).to_ascii_lowercase();
                 let protocol: String = protocol.chars().take(32).collect();
@@ -600,6 +609,11 @@ impl Diagnoser {
 
 /// What the diagnosis found in a whole input.
 pub struct Findings {
+    /// Long-polling fallbacks that never upgraded (judged over the handshakes not yet handed
+    /// out; `analyze` judges again over all of them).
+    pub stuck_on_polling: Vec<polling::StuckOnPolling>,
+    /// The polling requests seen, for that judgement.
+    pub polling: polling::PollingWatch,
     /// The first requests (capped), for pairing hops.
     pub seen: Vec<hops::Seen>,
     pub handshakes: Vec<Handshake>,

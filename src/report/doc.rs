@@ -439,6 +439,7 @@ fn explanation(p: Problem) -> &'static str {
         Problem::PathRewritten => "The proxy sent a different path upstream than the client asked for. A `proxy_pass` with a URI part (such as a trailing slash) replaces the matched location prefix, so the backend looks up a route that may not exist.",
         Problem::NotForwarded => "The client sent a handshake and no upstream request followed: the proxy answered it by itself, because the location serving this path does not proxy it (a wrong location, a site file that is not enabled, or another server block).",
         Problem::ClosedWithoutCloseFrame => "The WebSocket session's TCP connection ended without a close frame in either direction: something dropped it, most often a proxy's idle timeout (nginx `proxy_read_timeout`, 60 s by default) on a session without pings.",
+        Problem::StuckOnPolling => "A socket.io/engine.io or SignalR client kept long-polling and never got a working WebSocket upgrade: these libraries fall back silently when the upgrade fails, so the application works, slowly, and nobody sees the broken upgrade.",
         Problem::ProtocolViolation => "A side broke RFC 6455 after the handshake (masking, opcodes, control frames, data after close); browsers and proxies drop such connections.",
     }
 }

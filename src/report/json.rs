@@ -24,6 +24,7 @@ struct Document<'a> {
     summary: &'a Summary,
     handshakes: &'a [Finding],
     sessions: &'a [SessionRecord],
+    stuck_on_polling: &'a [super::StuckRecord],
     #[serde(skip_serializing_if = "Option::is_none")]
     requests: Option<&'a [PlainRequest]>,
     warnings: &'a [InputWarning],
@@ -39,6 +40,7 @@ pub fn write(out: &mut dyn Write, a: &Analysis, all: bool) -> io::Result<()> {
         summary: &a.summary,
         handshakes: &a.handshakes,
         sessions: &a.sessions,
+        stuck_on_polling: &a.stuck_on_polling,
         requests: all.then_some(a.plain.as_slice()),
         warnings: &a.warnings,
     };

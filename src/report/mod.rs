@@ -240,6 +240,14 @@ pub struct SessionRecord {
     pub session: SessionFinding,
 }
 
+/// A long-polling fallback with the input it came from.
+#[derive(Clone, Debug, Serialize)]
+pub struct StuckRecord {
+    pub input: String,
+    #[serde(flatten)]
+    pub stuck: crate::diagnose::polling::StuckOnPolling,
+}
+
 /// Something a live report shows as soon as it is known.
 #[derive(Clone, Copy, Debug)]
 pub enum Live<'a> {
@@ -254,6 +262,8 @@ pub struct Analysis {
     pub summary: Summary,
     pub handshakes: Vec<Finding>,
     pub sessions: Vec<SessionRecord>,
+    /// Clients stuck on long polling (socket.io, SignalR).
+    pub stuck_on_polling: Vec<StuckRecord>,
     pub plain: Vec<PlainRequest>,
     pub warnings: Vec<InputWarning>,
     /// Warnings not listed (beyond the per-code cap), by code.
@@ -285,6 +295,11 @@ impl Analysis {
             .iter()
             .flat_map(|f| f.handshake.fix.iter())
             .chain(self.sessions.iter().flat_map(|s| s.session.fix.iter()))
+            .chain(
+                self.stuck_on_polling
+                    .iter()
+                    .flat_map(|s| s.stuck.fix.iter()),
+            )
             .collect();
         fixes.sort();
         fixes.dedup();
@@ -296,6 +311,7 @@ impl Analysis {
     pub fn has_failures(&self) -> bool {
         self.handshakes.iter().any(|f| f.is_failure())
             || self.sessions.iter().any(|s| !s.session.problems.is_empty())
+            || !self.stuck_on_polling.is_empty()
     }
 }
 

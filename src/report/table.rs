@@ -271,6 +271,7 @@ pub fn write_summary(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
     summary(out, a)?;
     evidence(out, a)?;
     session_evidence(out, a)?;
+    polling(out, a)?;
     fixes(out, a)?;
     warnings(out, a)
 }
@@ -494,6 +495,22 @@ fn session_evidence(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
             }
         )?;
         for e in &s.evidence {
+            writeln!(out, "  - {e}")?;
+        }
+    }
+    Ok(())
+}
+
+/// Clients stuck on long polling, each with its evidence.
+fn polling(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+    for r in &a.stuck_on_polling {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{} stuck on long polling (stuck_on_polling):",
+            r.stuck.library
+        )?;
+        for e in &r.stuck.evidence {
             writeln!(out, "  - {e}")?;
         }
     }
