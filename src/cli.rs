@@ -250,9 +250,32 @@ pub enum Command {
     },
 }
 
-/// Parses the process arguments; on bad usage clap prints the error and exits with status 2.
+/// Parses the process arguments. Bad usage prints one line naming the bad value and exits
+/// with status 2; `--help` and `--version` print and exit 0.
 pub fn parse() -> Command {
-    try_parse_from(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    try_parse_from(std::env::args_os()).unwrap_or_else(|e| {
+        if !e.use_stderr() {
+            e.exit()
+        }
+        eprintln!("wsdiag: {} (see wsdiag --help)", one_line(&e));
+        std::process::exit(2)
+    })
+}
+
+/// clap's message on one line: its first paragraph without the `error: ` prefix (the usage
+/// and tips after it are left out).
+pub fn one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let para: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(str::trim)
+        .collect();
+    let joined = para.join(" ");
+    joined
+        .strip_prefix("error: ")
+        .unwrap_or(&joined)
+        .to_string()
 }
 
 /// Parses the given arguments (the first is the program name).

@@ -400,8 +400,24 @@ fn bad_input_is_a_one_line_error_with_exit_2() {
         assert!(err.contains(says), "{path}: {err}");
         assert!(err.starts_with("wsdiag: "), "{path}: {err}");
     }
-    let (code, _, err) = run(&["analyze", "--port", "70000", &sample("plain-http.pcap")]);
-    assert_eq!(code, 2);
+    for bad in [
+        &["analyze", "--port", "70000", "x.pcap"][..],
+        &["analyze", "--port", "0", "x.pcap"],
+        &["analyze", "--format", "xml", "x.pcap"],
+        &["analyze"],
+        &["frobnicate"],
+    ] {
+        let (code, out, err) = run(bad);
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert!(out.is_empty());
+        assert_eq!(
+            err.trim_end().lines().count(),
+            1,
+            "{bad:?}: one line: {err}"
+        );
+        assert!(err.starts_with("wsdiag: "), "{err}");
+    }
+    let (_, _, err) = run(&["analyze", "--port", "70000", "x.pcap"]);
     assert!(err.contains("70000"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
