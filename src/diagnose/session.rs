@@ -69,14 +69,18 @@ pub fn judge(open: Opening, facts: SessionFacts) -> SessionFinding {
                 .into(),
         );
     }
+    let sent = |t: &crate::ws::session::Traffic| {
+        format!(
+            "{} in {} ({})",
+            count(t.messages, "message"),
+            count(t.frames, "frame"),
+            count(t.payload_bytes, "payload byte")
+        )
+    };
     evidence.push(format!(
-        "client sent {} messages in {} frames ({} payload bytes), server sent {} messages in {} frames ({} payload bytes); pings {}/{}, pongs {}/{} (client/server)",
-        facts.from_client.messages,
-        facts.from_client.frames,
-        facts.from_client.payload_bytes,
-        facts.from_server.messages,
-        facts.from_server.frames,
-        facts.from_server.payload_bytes,
+        "client sent {}, server sent {}; pings {}/{}, pongs {}/{} (client/server)",
+        sent(&facts.from_client),
+        sent(&facts.from_server),
         facts.from_client.pings,
         facts.from_server.pings,
         facts.from_client.pongs,
@@ -188,6 +192,14 @@ pub fn judge(open: Opening, facts: SessionFacts) -> SessionFinding {
         problems,
         evidence,
         fix,
+    }
+}
+
+fn count(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }
 

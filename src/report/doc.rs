@@ -48,10 +48,22 @@ pub enum Block {
     Timeline(Timeline),
 }
 
-/// One mark per handshake, placed by time and coloured by verdict.
+/// One mark per handshake, placed by time and coloured by verdict, and one bar per WebSocket
+/// session from open to close.
 #[derive(Clone, Debug)]
 pub struct Timeline {
     pub marks: Vec<Mark>,
+    pub bars: Vec<Bar>,
+}
+
+/// A WebSocket session's span.
+#[derive(Clone, Debug)]
+pub struct Bar {
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// The session had a problem (drawn in the broken colour).
+    pub problem: bool,
+    pub label: String,
 }
 
 #[derive(Clone, Debug)]
@@ -104,6 +116,7 @@ pub fn build(a: &Analysis, out: &Output) -> Doc {
     analysed(&mut b, a, out);
     by_kind(&mut b, a);
     findings(&mut b, a);
+    sessions(&mut b, a);
     timeline(&mut b, a);
     if out.all {
         plain(&mut b, a);
@@ -582,12 +595,158 @@ fn status(h: &Handshake) -> String {
         .map_or_else(|| "-".to_string(), |r| r.status.to_string())
 }
 
+/// Sessions listed shown in the sessions table and as bars; the JSON has them all.
+const SESSION_ROWS: usize = 50;
+
+/// The WebSocket sessions: a table, then the evidence of each one with a problem.
+fn sessions(b: &mut Vec<Block>, a: &Analysis) {
+    if a.sessions.is_empty() {
+        return;
+    }
+    b.push(Block::Heading(2, "WebSocket sessions".into()));
+    let rows = a
+        .sessions
+        .iter()
+        .take(SESSION_ROWS)
+        .map(|r| {
+            let s = &r.session;
+            let f = &s.facts;
+            let close = match &f.close {
+                None => "none".to_string(),
+                Some(c) => format!(
+                    "{} from the {}{}",
+                    c.code.map_or_else(|| "no code".into(), |c| c.to_string()),
+                    c.from.name(),
+                    if s.close_completed { ", answered" } else { "" }
+                ),
+            };
+            vec![
+                vec![text(s.connection.to_string())],
+                vec![match &s.target {
+                    Some(t) => code(t.clone()),
+                    None => text("(handshake not captured)"),
+                }],
+                vec![text(format!("{:.3} s", s.duration))],
+                vec![text(format!(
+                    "{} / {}",
+                    f.from_client.messages, f.from_server.messages
+                ))],
+                vec![text(format!(
+                    "{} / {}",
+                    f.from_client.pings + f.from_server.pings,
+                    f.from_client.pongs + f.from_server.pongs
+                ))],
+                vec![text(close)],
+                vec![text(f.tcp_end.as_ref().map_or_else(
+                    || "open at the end".to_string(),
+                    |e| format!("{} from the {}", e.how.to_uppercase(), e.by.name()),
+                ))],
+                problem_list(&s.problems),
+            ]
+        })
+        .collect();
+    b.push(Block::Table {
+        header: vec![
+            "conn",
+            "target",
+            "duration",
+            "messages c>s / s>c",
+            "pings / pongs",
+            "close frame",
+            "TCP end",
+            "problems",
+        ],
+        right: vec![true, false, true, true, true, false, false, false],
+        rows,
+    });
+    if a.sessions.len() > SESSION_ROWS {
+        b.push(Block::Para(prose(&format!(
+            "... and {} more sessions (the JSON report lists them all).",
+            a.sessions.len() - SESSION_ROWS
+        ))));
+    }
+    for r in a
+        .sessions
+        .iter()
+        .filter(|r| !r.session.problems.is_empty())
+        .take(10)
+    {
+        let s = &r.session;
+        let codes: Vec<&str> = s.problems.iter().map(|p| p.code()).collect();
+        b.push(Block::Heading(
+            3,
+            format!(
+                "Session on connection {}: {}",
+                s.connection,
+                codes.join(", ")
+            ),
+        ));
+        b.push(Block::List(
+            s.problems
+                .iter()
+                .map(|p| {
+                    let mut l = vec![code(p.code()), text(": ")];
+                    l.extend(prose(explanation(*p)));
+                    l
+                })
+                .collect(),
+        ));
+        b.push(Block::List(s.evidence.iter().map(|e| prose(e)).collect()));
+        for f in &s.fix {
+            b.push(Block::Para(prose(&format!(
+                "`{}`: {}",
+                f.problem.code(),
+                f.advice
+            ))));
+            if let Some(n) = &f.nginx {
+                b.push(Block::Code {
+                    lang: "nginx",
+                    text: n.clone(),
+                });
+            }
+        }
+    }
+}
+
 fn timeline(b: &mut Vec<Block>, a: &Analysis) {
-    if a.handshakes.is_empty() {
+    if a.handshakes.is_empty() && a.sessions.is_empty() {
         return;
     }
     b.push(Block::Heading(2, "Timeline".into()));
     b.push(Block::Timeline(Timeline {
+        bars: a
+            .sessions
+            .iter()
+            .take(SESSION_ROWS)
+            .map(|r| {
+                let s = &r.session;
+                Bar {
+                    start: s.facts.start,
+                    end: s.facts.last_activity,
+                    problem: !s.problems.is_empty(),
+                    label: format!(
+                        "session on connection {}: {} {:.3} s, {} / {} messages{}",
+                        s.connection,
+                        s.target.as_deref().unwrap_or("(handshake not captured)"),
+                        s.duration,
+                        s.facts.from_client.messages,
+                        s.facts.from_server.messages,
+                        if s.problems.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                ", {}",
+                                s.problems
+                                    .iter()
+                                    .map(|p| p.code())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            )
+                        }
+                    ),
+                }
+            })
+            .collect(),
         marks: a
             .handshakes
             .iter()

@@ -163,11 +163,16 @@ fn svg(out: &mut dyn Write, t: &Timeline) -> io::Result<()> {
         .copied()
         .filter(|v| t.marks.iter().any(|m| m.verdict == *v))
         .collect();
-    let height = TOP + LANE * lanes.len() as f64 + 44.0;
-    let (Some(t0), Some(t1)) = (
-        t.marks.iter().map(|m| m.ts.0).min(),
-        t.marks.iter().map(|m| m.ts.0).max(),
-    ) else {
+    const BAR: f64 = 16.0;
+    // Sessions get a row each under the verdict lanes.
+    let bars_top = TOP + LANE * lanes.len() as f64;
+    let height = bars_top + BAR * t.bars.len() as f64 + 44.0;
+    let times = t
+        .marks
+        .iter()
+        .map(|m| m.ts.0)
+        .chain(t.bars.iter().flat_map(|b| [b.start.0, b.end.0]));
+    let (Some(t0), Some(t1)) = (times.clone().min(), times.max()) else {
         return Ok(());
     };
     let span = (t1 - t0) as f64;
@@ -179,7 +184,7 @@ fn svg(out: &mut dyn Write, t: &Timeline) -> io::Result<()> {
             LEFT + (ts - t0) as f64 / span * plot
         }
     };
-    let axis_y = TOP + LANE * lanes.len() as f64 + 6.0;
+    let axis_y = bars_top + BAR * t.bars.len() as f64 + 6.0;
     writeln!(
         out,
         "<svg class=\"timeline\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" role=\"img\" aria-label=\"WebSocket handshakes over time, by verdict\">"
@@ -249,6 +254,31 @@ fn svg(out: &mut dyn Write, t: &Timeline) -> io::Result<()> {
         WIDTH - RIGHT,
         axis_y + 36.0
     )?;
+    for (i, b) in t.bars.iter().enumerate() {
+        let y = bars_top + BAR * i as f64 + 3.0;
+        let (x0, x1) = (x_of(b.start.0), x_of(b.end.0));
+        let colour = if b.problem {
+            color(Verdict::Broken)
+        } else {
+            color(Verdict::Ok)
+        };
+        writeln!(
+            out,
+            "<rect class=\"session\" x=\"{x0:.1}\" y=\"{y}\" width=\"{:.1}\" height=\"{}\" rx=\"3\" fill=\"{colour}\" fill-opacity=\"0.55\"><title>{}</title></rect>",
+            (x1 - x0).max(4.0),
+            BAR - 6.0,
+            escape(&b.label)
+        )?;
+    }
+    if !t.bars.is_empty() {
+        writeln!(
+            out,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-weight=\"600\">sessions ({})</text>",
+            LEFT - 14.0,
+            bars_top + 12.0,
+            t.bars.len()
+        )?;
+    }
     for m in &t.marks {
         let lane = lanes.iter().position(|v| *v == m.verdict).unwrap_or(0);
         let y = TOP + LANE * lane as f64 + LANE / 2.0;

@@ -324,10 +324,15 @@ fn html_report_is_self_contained_with_one_mark_per_handshake() {
         let html = output_of("html", &[], e.file);
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert_eq!(marks(&html), e.handshakes.len(), "{}", e.file);
+        // One bar per WebSocket session, from open to close.
+        let (_, v) = super::json_of(e.file);
+        let sessions = v["sessions"].as_array().unwrap().len();
+        let bars = html.matches("<rect class=\"session\"").count();
+        assert_eq!(bars, sessions, "{}", e.file);
         assert_eq!(
             html.matches("<title>").count(),
-            1 + usize::from(!e.handshakes.is_empty()) + marks(&html),
-            "{}: page, svg and one tooltip per mark",
+            1 + usize::from(!e.handshakes.is_empty() || sessions > 0) + marks(&html) + bars,
+            "{}: page, svg and one tooltip per mark and per bar",
             e.file
         );
         for external in ["<script", "<link", "src=", "url(", "@import", "http-equiv"] {
