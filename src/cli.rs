@@ -76,6 +76,7 @@ struct NginxArgs {
 enum NginxFormatArg {
     Table,
     Json,
+    Markdown,
 }
 
 #[derive(Args, Debug)]
@@ -320,6 +321,7 @@ fn command_from(cli: Cli, command_line: Vec<String>) -> Result<Command, clap::Er
             format: match n.format {
                 NginxFormatArg::Table => Format::Table,
                 NginxFormatArg::Json => Format::Json,
+                NginxFormatArg::Markdown => Format::Markdown,
             },
         },
         Sub::Interfaces => Command::ListInterfaces,

@@ -97,6 +97,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
             let mut out = io::BufWriter::new(io::stdout().lock());
             let written = match format {
                 report::Format::Json => report::nginx::write_json(&mut out, &report),
+                report::Format::Markdown => report::nginx::write_markdown(&mut out, &report),
                 _ => report::nginx::write_table(&mut out, &report),
             }
             .and_then(|()| io::Write::flush(&mut out));

@@ -221,6 +221,25 @@ fn nginx_names_the_enabled_file_the_bad_location_and_the_disabled_file() {
         out.contains("sites-available/default has the WebSocket headers for /api/"),
         "{out}"
     );
+
+    // And so does the Markdown for a writeup: the location table, the finding at its line,
+    // the disabled file, and the fix as an nginx snippet.
+    let (code, md, _) = run(&[
+        "nginx",
+        "--format",
+        "markdown",
+        "--dump",
+        &dump.display().to_string(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(md.starts_with("# nginx configuration check"), "{md}");
+    assert!(md.contains("| location | file:line |"), "{md}");
+    assert!(md.contains(&format!("`{enabled}:{line}`")), "{md}");
+    assert!(
+        md.contains("- not enabled: `sites-available/default`"),
+        "{md}"
+    );
+    assert!(md.contains("```nginx\nproxy_http_version 1.1;"), "{md}");
 }
 
 #[test]
