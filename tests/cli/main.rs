@@ -659,3 +659,18 @@ fn a_non_websocket_upgrade_is_counted_not_judged() {
     assert_eq!(v["summary"]["handshakes"], 0);
     assert_eq!(v["summary"]["other_upgrades"]["h2c"], 1);
 }
+
+#[test]
+fn the_readme_quick_start_shows_what_the_command_prints() {
+    let readme = std::fs::read_to_string(util::root().join("README.md")).unwrap();
+    let marker =
+        "The first command prints (timestamps and ports are the recording's):\n\n```text\n";
+    let start = readme.find(marker).expect("quick start example in README") + marker.len();
+    let end = start + readme[start..].find("```\n").unwrap();
+    let (_, out, _) = run(&["analyze", &sample("incident-upstream.pcap")]);
+    assert_eq!(
+        &readme[start..end],
+        out,
+        "README's quick start output is stale"
+    );
+}
