@@ -220,6 +220,50 @@ def h2c_upgrade():
         c.close()
 
 
+def socketio_polling():
+    # A python-socketio client that may upgrade (transports polling, then websocket),
+    # as browsers do.  Through incident.conf the upgrade request reaches the backend
+    # without Upgrade, engine.io answers 400, and the client silently stays on long
+    # polling.  It emits 3 "move" events over ~3 s (each answered by an ack and a
+    # "moved" event), then disconnects.
+    import threading
+    import time
+
+    import requests
+    import socketio
+
+    http = requests.Session()
+    http.trust_env = False  # no proxy from the environment
+    http.headers.update({"Host": HOST, "Origin": ORIGIN,
+                         "User-Agent": "wsdiag-sample-client/1.0"})
+    sio = socketio.Client(http_session=http, request_timeout=10,
+                          websocket_extra_options={"host": HOST, "origin": ORIGIN})
+
+    @sio.on("moved")
+    def moved(data):
+        log(f"socket.io event 'moved' {data!r}")
+
+    sio.connect(f"http://{NGINX[0]}:{NGINX[1]}", socketio_path="/api/socket.io",
+                transports=["polling", "websocket"], wait_timeout=10)
+    time.sleep(0.5)  # the client tries its upgrade right after the connect
+    log(f"socket.io connected, sid {sio.sid}, transport {sio.transport()}")
+    for text in ("e2e4", "e7e5", "g1f3"):
+        log(f"socket.io emit 'move' {text!r} -> ack {sio.call('move', text, timeout=10)!r}")
+        time.sleep(1.0)
+    transport = sio.transport()
+    # disconnect() posts the socket.io and engine.io close packets, then waits for the
+    # pending long poll, which python-engineio's server does not answer after a client
+    # close (the client gives up on it after 30 s).  Give it 1 s, then leave as a closed
+    # browser tab does: the process exits and the open poll's connection is closed.
+    closer = threading.Thread(target=sio.disconnect, daemon=True)
+    closer.start()
+    closer.join(1.0)
+    log(f"socket.io disconnected (transport was {transport}"
+        f"{', pending long poll abandoned' if closer.is_alive() else ''})")
+    if transport != "polling":
+        sys.exit(f"socketio-polling: expected to stay on polling, got {transport}")
+
+
 SCENARIOS = {
     "incident": incident,
     "one-handshake": one_handshake,
@@ -234,6 +278,7 @@ SCENARIOS = {
     "not-forwarded": not_forwarded,
     "mid-stream": mid_stream,
     "h2c-upgrade": h2c_upgrade,
+    "socketio-polling": socketio_polling,
 }
 
 if __name__ == "__main__":

@@ -37,6 +37,11 @@ ensure_tools() {
         log "installing fastapi uvicorn[standard] websockets"
         "$PYTHON" -m pip install fastapi 'uvicorn[standard]' websockets
     fi
+    # socket.io server (mounted by backend.py) and its client (requests, websocket-client)
+    if ! "$PYTHON" -c 'import socketio, requests, websocket' 2>/dev/null; then
+        log "installing python-socketio[client]"
+        "$PYTHON" -m pip install 'python-socketio[client]'
+    fi
 }
 
 # --------------------------------------------------------------------------
@@ -225,6 +230,8 @@ record_sample() {
     not-forwarded-both-hops.pcap) record "$n" not-forwarded.conf        not-forwarded both ;;
     mid-stream.pcap)             record "$n" correct.conf               mid-stream ;;   # capture starts after the 101
     h2c-upgrade.pcap)            record "$n" correct.conf               h2c-upgrade ;;
+    socketio-polling.pcap)       record "$n" incident.conf              socketio-polling lo 127.0.0.1 \
+                                     "--timeout-graceful-shutdown 1" ;;   # an abandoned long poll is still pending
     *) die "unknown sample $n (see record_sample in $0)" ;;
     esac
 }
@@ -236,7 +243,7 @@ ALL_SAMPLES=(
     incident-any.pcap incident-any-sll.pcap incident-nanos.pcap incident-ipv6.pcap
     incident-truncated.pcap
     session-pings.pcap idle-timeout.pcap path-rewrite-both-hops.pcap
-    not-forwarded-both-hops.pcap mid-stream.pcap h2c-upgrade.pcap
+    not-forwarded-both-hops.pcap mid-stream.pcap h2c-upgrade.pcap socketio-polling.pcap
 )
 if (( $# )); then SAMPLES=("$@"); else SAMPLES=("${ALL_SAMPLES[@]}"); fi
 for f in "${SAMPLES[@]}"; do

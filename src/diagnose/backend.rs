@@ -70,6 +70,12 @@ pub const SIGNATURES: &[Signature] = &[
         meaning: "the upgrade request did not carry what engine.io expects (often a stripped Upgrade); clients then stay on long polling",
     },
     Signature {
+        backend: "python-engineio (socket.io)",
+        status: 400,
+        text: "\"Invalid transport\"",
+        meaning: "the transport=websocket request reached it as a plain GET (the proxy stripped the upgrade), so the client stays on long polling",
+    },
+    Signature {
         backend: "Node ws",
         status: 426,
         text: "Upgrade Required",
@@ -115,6 +121,7 @@ mod tests {
             (505, "HTTP Version Not Supported", b"Unsupported HTTP version", "daphne/Autobahn"),
             (400, "Bad Request", br#"{"code":3,"message":"Bad request"}"#, "engine.io/socket.io"),
             (426, "Upgrade Required", b"Upgrade Required", "Node ws"),
+            (400, "Bad Request", b"13\r\n\"Invalid transport\"\r\n0\r\n\r\n", "python-engineio (socket.io)"),
             (403, "Forbidden", b"", "uvicorn"),
             (404, "Not Found", b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx/1.22.1</center>\r\n", "nginx (its own error page)"),
             (502, "Bad Gateway", b"<html><body><center>nginx</center>", "nginx (its own error page)"),

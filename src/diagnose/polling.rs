@@ -98,8 +98,13 @@ impl PollingWatch {
             evidence.push(match attempts.first() {
                 None => "no WebSocket upgrade was attempted for it: the client gave up on WebSocket (or was configured for polling only)".into(),
                 Some(h) => format!(
-                    "{} WebSocket upgrade attempts, none succeeded; the first (packet {}) was {}{}",
+                    "{} {}, none succeeded; the first (packet {}) was {}{}",
                     attempts.len(),
+                    if attempts.len() == 1 {
+                        "WebSocket upgrade attempt"
+                    } else {
+                        "WebSocket upgrade attempts"
+                    },
                     h.request_packet,
                     h.verdict.name(),
                     if h.problems.is_empty() {

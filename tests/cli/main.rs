@@ -180,6 +180,12 @@ const SAMPLES: &[Expect] = &[
         handshakes: &[],
         exit: 0,
     },
+    Expect {
+        file: "socketio-polling.pcap",
+        requests: 12,
+        handshakes: &[("broken", BROKEN_INCIDENT, Some(400))],
+        exit: 1,
+    },
 ];
 
 fn json_of(file: &str) -> (i32, Value) {
@@ -673,4 +679,28 @@ fn the_readme_quick_start_shows_what_the_command_prints() {
         out,
         "README's quick start output is stale"
     );
+}
+
+#[test]
+fn socket_io_that_never_upgrades_is_stuck_on_polling() {
+    let (code, v) = json_of("socketio-polling.pcap");
+    assert_eq!(code, 1);
+    let stuck = v["stuck_on_polling"].as_array().unwrap();
+    assert_eq!(stuck.len(), 1, "{v:#}");
+    let s = &stuck[0];
+    assert_eq!(s["library"], "socket.io/engine.io");
+    assert_eq!(s["path"], "/api/socket.io/");
+    assert_eq!(s["polling_requests"], 11);
+    assert_eq!(s["websocket_attempts"], 1);
+    assert_eq!(s["websocket_ok"], 0);
+    assert!(
+        s["evidence"]
+            .to_string()
+            .contains("broken (http10_downgrade"),
+        "{s}"
+    );
+    assert_eq!(v["summary"]["by_problem"]["stuck_on_polling"], 1);
+    // A correct session has no polling at all.
+    let (_, v) = json_of("correct-session.pcap");
+    assert_eq!(v["stuck_on_polling"], serde_json::json!([]));
 }
