@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 
 use crate::common::{Direction, PacketRef, Timestamp, Warning};
-use crate::decode::{decode, Decoded};
+use crate::decode::{decode, Decoded, TcpSegment};
 use crate::diagnose::{DiagnoseConfig, Diagnoser, Findings, Handshake};
 use crate::http::{HttpConfig, HttpConn, HttpEvent};
 use crate::report::{Analysis, Finding, InputInfo, InputWarning};
@@ -236,10 +236,7 @@ impl InputAnalysis {
             ts: packet.ts,
         };
         match decode(packet) {
-            Decoded::Tcp(seg) => {
-                self.tcp_packets += 1;
-                self.table.process(at, &seg, &mut self.sink);
-            }
+            Decoded::Tcp(seg) => self.tcp(at, &seg),
             Decoded::Other => {}
             Decoded::Malformed(e) => self.sink.warnings.push(Warning {
                 packet: Some(packet.number),
@@ -247,6 +244,21 @@ impl InputAnalysis {
                 message: e.to_string(),
             }),
         }
+    }
+
+    /// One decoded TCP segment of packet `at` (already counted by [`InputAnalysis::packet`]).
+    fn tcp(&mut self, at: PacketRef, seg: &TcpSegment<'_>) {
+        self.tcp_packets += 1;
+        self.table.process(at, seg, &mut self.sink);
+    }
+
+    /// A TCP segment that did not come from a capture (fuzzing and tests build them directly):
+    /// counted as one packet, then reassembled, parsed and diagnosed like a decoded one.
+    pub fn segment(&mut self, at: PacketRef, seg: &TcpSegment<'_>) {
+        self.packets += 1;
+        self.first.get_or_insert(at.ts);
+        self.last = Some(at.ts);
+        self.tcp(at, seg);
     }
 
     /// Something odd about the input itself.

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod common;
 pub mod decode;
 pub mod diagnose;
+pub mod fuzzing;
 pub mod http;
 pub mod report;
 pub mod source;

@@ -287,9 +287,14 @@ impl HttpConn {
         let side = &mut self.sides[d];
         match &mut side.state {
             State::Closed => {}
-            State::Tunnel => self.tunnel_gap_bytes[d] += len,
+            State::Tunnel => {
+                self.tunnel_gap_bytes[d] = self.tunnel_gap_bytes[d].saturating_add(len)
+            }
             State::Desync => {
-                side.skipped += side.buf.len() as u64 + len;
+                side.skipped = side
+                    .skipped
+                    .saturating_add(side.buf.len() as u64)
+                    .saturating_add(len);
                 side.buf.clear();
                 side.scan = HeadScan::new(kind(dir));
                 side.line_start = true;
@@ -507,13 +512,13 @@ impl HttpConn {
             if !candidate && !side.line_start {
                 match bytes[i..].iter().position(|&b| b == b'\n') {
                     Some(p) => {
-                        side.skipped += p as u64 + 1;
+                        side.skipped = side.skipped.saturating_add(p as u64 + 1);
                         i += p + 1;
                         side.line_start = true;
                         continue;
                     }
                     None => {
-                        side.skipped += (bytes.len() - i) as u64;
+                        side.skipped = side.skipped.saturating_add((bytes.len() - i) as u64);
                         return bytes.len();
                     }
                 }
@@ -529,14 +534,14 @@ impl HttpConn {
                     return i + n;
                 }
                 Scan::Fail(n) => {
-                    side.skipped += (side.buf.len() + n) as u64;
+                    side.skipped = side.skipped.saturating_add((side.buf.len() + n) as u64);
                     side.buf.clear();
                     side.scan = HeadScan::new(kind(dir));
                     side.line_start = avail[n - 1] == b'\n';
                     i += n;
                 }
                 Scan::NeedMore if lim < avail.len() => {
-                    side.skipped += (side.buf.len() + lim) as u64;
+                    side.skipped = side.skipped.saturating_add((side.buf.len() + lim) as u64);
                     side.buf.clear();
                     side.scan = HeadScan::new(kind(dir));
                     side.line_start = false;
@@ -679,7 +684,9 @@ impl HttpConn {
             for item in hold.items {
                 match item {
                     Held::Data(n) => self.tunnel_bytes[d] += n as u64,
-                    Held::Gap(n) => self.tunnel_gap_bytes[d] += n,
+                    Held::Gap(n) => {
+                        self.tunnel_gap_bytes[d] = self.tunnel_gap_bytes[d].saturating_add(n)
+                    }
                     Held::End => self.sides[d].state = State::Closed,
                 }
             }

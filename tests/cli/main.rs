@@ -2,6 +2,7 @@
 //! and against what each sample's README line promises.
 
 mod derived;
+mod hostile;
 mod util;
 
 use serde_json::Value;
