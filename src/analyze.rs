@@ -183,6 +183,9 @@ pub struct InputAnalysis {
     name: String,
     table: ConnTable,
     sink: Sink,
+    /// The diagnosis's warnings (HTTP anomalies), taken from it as they come so a flood of
+    /// them is counted, not kept.
+    diag_warnings: CappedWarnings,
     /// Handshakes already handed out, kept for the final report.
     handed_out: Vec<Handshake>,
     packets: u64,
@@ -194,6 +197,8 @@ pub struct InputAnalysis {
 /// What one input held, once it ended.
 pub struct InputResult {
     name: String,
+    /// Warnings beyond the first few of their code, counted by code (not in `findings`).
+    warnings_not_kept: BTreeMap<&'static str, u64>,
     findings: Findings,
     connections: u64,
     packets: u64,
@@ -211,8 +216,9 @@ impl InputAnalysis {
                 http_config: cfg.http.clone(),
                 conns: HashMap::new(),
                 diag: Diagnoser::new(cfg.diagnose.clone()),
-                warnings: Vec::new(),
+                warnings: CappedWarnings::default(),
             },
+            diag_warnings: CappedWarnings::default(),
             handed_out: Vec::new(),
             packets: 0,
             tcp_packets: 0,
@@ -271,6 +277,9 @@ impl InputAnalysis {
         &mut self,
         f: &mut dyn FnMut(&Finding) -> io::Result<()>,
     ) -> io::Result<()> {
+        for w in self.sink.diag.take_warnings() {
+            self.diag_warnings.push(w);
+        }
         for handshake in self.sink.diag.take_finished() {
             let finding = Finding {
                 input: self.name.clone(),
@@ -296,9 +305,13 @@ impl InputAnalysis {
         findings.handshakes.append(&mut self.handed_out);
         findings.handshakes.sort_by_key(|h| h.request_packet);
         let mut all_warnings = warnings;
-        all_warnings.append(&mut findings.warnings);
-        findings.warnings = all_warnings;
+        all_warnings.append(self.diag_warnings);
+        for w in std::mem::take(&mut findings.warnings) {
+            all_warnings.push(w);
+        }
+        findings.warnings = all_warnings.kept;
         Ok(InputResult {
+            warnings_not_kept: all_warnings.not_kept,
             name: self.name,
             findings,
             connections: stats.connections,
@@ -352,6 +365,9 @@ impl Merged {
         for w in f.warnings {
             self.warnings.push(&r.name, w);
         }
+        for (code, n) in r.warnings_not_kept {
+            self.warnings.count_unlisted(code, n);
+        }
         a.handshakes
             .extend(f.handshakes.into_iter().map(|handshake| Finding {
                 input: r.name.clone(),
@@ -398,6 +414,13 @@ struct WarningLog {
 }
 
 impl WarningLog {
+    /// `n` more warnings of `code` that were counted but not kept.
+    fn count_unlisted(&mut self, code: &'static str, n: u64) {
+        self.total += n;
+        *self.per_code.entry(code).or_default() += n;
+        *self.not_listed.entry(code).or_default() += n;
+    }
+
     fn push(&mut self, input: &str, w: Warning) {
         self.total += 1;
         let n = self.per_code.entry(w.code).or_default();
@@ -410,13 +433,46 @@ impl WarningLog {
     }
 }
 
+/// One input's warnings as they happen: the first [`WARNINGS_PER_CODE`] of each code are kept
+/// (more would never be listed), the rest only counted, so memory stays bounded however many
+/// there are (a SYN flood makes one `connection_limit` warning per SYN).
+#[derive(Default)]
+struct CappedWarnings {
+    kept: Vec<Warning>,
+    per_code: BTreeMap<&'static str, u64>,
+    not_kept: BTreeMap<&'static str, u64>,
+}
+
+impl CappedWarnings {
+    fn push(&mut self, w: Warning) {
+        let n = self.per_code.entry(w.code).or_default();
+        *n += 1;
+        if *n <= WARNINGS_PER_CODE {
+            self.kept.push(w);
+        } else {
+            *self.not_kept.entry(w.code).or_default() += 1;
+        }
+    }
+
+    /// Adds `other`'s warnings after this log's own.
+    fn append(&mut self, other: CappedWarnings) {
+        for w in other.kept {
+            self.push(w);
+        }
+        for (code, n) in other.not_kept {
+            *self.per_code.entry(code).or_default() += n;
+            *self.not_kept.entry(code).or_default() += n;
+        }
+    }
+}
+
 /// Receives reassembled stream events, keeps one HTTP parser per live connection and passes
 /// HTTP events to the diagnosis.
 struct Sink {
     http_config: HttpConfig,
     conns: HashMap<ConnId, Conn>,
     diag: Diagnoser,
-    warnings: Vec<Warning>,
+    warnings: CappedWarnings,
 }
 
 /// What the sink keeps per live connection.
