@@ -263,6 +263,13 @@ impl HttpConn {
                     Outcome::Bad(n, reason) => {
                         pos += n;
                         let line_start = rest[n - 1] == b'\n';
+                        // A body that breaks its own framing (a chunk size past 2^64, a missing
+                        // CRLF) is worth a warning: it is how smuggling and broken proxies look.
+                        out(HttpEvent::Anomaly {
+                            dir,
+                            code: "invalid_chunked_body",
+                            detail: format!("{reason}; the rest of this stream is skipped until a message start"),
+                        });
                         self.desync(dir, reason, 0, line_start, out);
                     }
                 },
