@@ -378,6 +378,7 @@ impl Merged {
 
     pub fn into_analysis(mut self) -> Analysis {
         self.analysis.summary.warnings = self.warnings.total;
+        self.analysis.summary.by_warning = self.warnings.per_code;
         self.analysis.warnings = self.warnings.listed;
         self.analysis.warnings_not_listed = self.warnings.not_listed;
         self.analysis

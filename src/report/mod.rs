@@ -88,6 +88,10 @@ pub struct Summary {
     /// Request heads cut by a gap in the capture: what they were is unknown.
     pub requests_not_captured_whole: u64,
     pub warnings: u64,
+    /// Warnings by code, listed or not: what was dropped (`connection_limit`,
+    /// `reassembly_limit`) and how often.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_warning: BTreeMap<&'static str, u64>,
     pub first_packet_ts: Option<Timestamp>,
     pub last_packet_ts: Option<Timestamp>,
 }
