@@ -518,19 +518,23 @@ fn looks_like_request_line(b: &[u8]) -> bool {
 
 impl StreamSink for Sink {
     fn event(&mut self, conn: &ConnInfo, at: PacketRef, ev: StreamEvent<'_>) {
-        if let StreamEvent::Opened = ev {
-            self.conns.insert(
-                conn.id,
-                Conn {
+        // The HTTP parser of a connection is made when its first bytes (or gap) arrive: a
+        // connection that never carries any (a SYN flood's half-open ones) costs only its entry
+        // in the TCP table. Nothing can happen before that: an end or a close of an empty
+        // stream has no HTTP meaning.
+        let c = match ev {
+            StreamEvent::Opened => return,
+            StreamEvent::Data { .. } | StreamEvent::Gap { .. } => {
+                self.conns.entry(conn.id).or_insert_with(|| Conn {
                     http: HttpConn::new(&self.http_config),
                     info: conn.clone(),
                     swapped: None,
-                },
-            );
-            return;
-        }
-        let Some(c) = self.conns.get_mut(&conn.id) else {
-            return;
+                })
+            }
+            _ => match self.conns.get_mut(&conn.id) {
+                Some(c) => c,
+                None => return,
+            },
         };
         if let StreamEvent::Data { dir, bytes } = ev {
             c.decide_roles(dir, bytes);
