@@ -55,7 +55,6 @@ use serde_json::Value;
 
 const FIN: u8 = 1;
 const SYN: u8 = 2;
-const RST: u8 = 4;
 const PSH: u8 = 8;
 const ACK: u8 = 16;
 
@@ -523,4 +522,198 @@ fn hostile_body_framing_gives_counted_warnings() {
             "{name}: {v}"
         );
     }
+}
+
+#[test]
+fn max_buffered_limits_out_of_order_bytes_and_says_so() {
+    // One connection whose every segment follows a one-byte hole: nothing is ever in order.
+    let path = temp_path("holes-small.pcap");
+    write_holes(&path, 8 << 20, 1460);
+    let (_, v, _) = analyze_file(&path, &["--max-buffered", "65536"]);
+    let gaps = warnings(&v, "reassembly_limit");
+    // 8 MiB in 64 KiB buffers: about 128 forced gaps (each one listed or counted).
+    assert!((100..=200).contains(&gaps), "{gaps}: {}", v["summary"]);
+    assert!(listed(&v, "reassembly_limit") <= 20);
+    assert_eq!(v["summary"]["connections"], 1);
+    if let Some(kib) = peak_rss_kib(&path, &["--max-buffered", "65536"]) {
+        assert!(kib < 64 * 1024, "peak RSS {kib} KiB");
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn half_open_connections_beyond_max_connections_are_evicted_and_counted() {
+    let path = temp_path("half-open-small.pcap");
+    write_half_open(&path, 20_000);
+    let (_, v, _) = analyze_file(&path, &["--max-connections", "5000"]);
+    assert_eq!(v["summary"]["connections"], 20_000);
+    assert_eq!(warnings(&v, "connection_limit"), 15_000, "{}", v["summary"]);
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Writes `n` SYNs from distinct client addresses and ports to one server port, as a pcap.
+fn write_half_open(path: &Path, n: u32) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut p = Pcap::new(file);
+    for i in 0..n {
+        let mut s = Seg::new(true, 0, i.wrapping_mul(7919), SYN, b"");
+        s.src = (
+            [10, (i >> 16) as u8, (i >> 8) as u8, 1],
+            1024 + (i & 0xff) as u16,
+        );
+        p.packet(&s.ipv4());
+    }
+    p.into_inner().flush().unwrap();
+}
+
+/// Writes one connection: a SYN, then `total` bytes of client data in segments of `mss` with
+/// a one-byte hole before each, so no byte is ever in order. Lines of text, no HTTP.
+fn write_holes(path: &Path, total: usize, mss: usize) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut p = Pcap::new(file);
+    p.packet(&Seg::new(true, 40000, 1000, SYN, b"").ipv4());
+    let mut line = vec![b'x'; mss];
+    line[mss - 1] = b'\n';
+    let mut seq = 1001u32;
+    let mut sent = 0;
+    while sent < total {
+        seq = seq.wrapping_add(1); // the hole
+        p.packet(&Seg::new(true, 40000, seq, ACK, &line).ipv4());
+        seq = seq.wrapping_add(mss as u32);
+        sent += mss;
+    }
+    p.into_inner().flush().unwrap();
+}
+
+/// Writes one connection: a SYN, a one-byte hole, then `total` contiguous bytes that can never
+/// be delivered in order (the hole is never filled).
+fn write_hole_at_start(path: &Path, total: usize, mss: usize) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut p = Pcap::new(file);
+    p.packet(&Seg::new(true, 40000, 1000, SYN, b"").ipv4());
+    let mut line = vec![b'y'; mss];
+    line[mss - 1] = b'\n';
+    let mut seq = 1002u32;
+    let mut sent = 0;
+    while sent < total {
+        p.packet(&Seg::new(true, 40000, seq, ACK, &line).ipv4());
+        seq = seq.wrapping_add(mss as u32);
+        sent += mss;
+    }
+    p.into_inner().flush().unwrap();
+}
+
+/// Peak resident memory (KiB) of `wsdiag analyze --format json FLAGS FILE`, measured by
+/// `/usr/bin/time -f %M`; None (with a note) where it is not installed.
+fn peak_rss_kib(path: &Path, flags: &[&str]) -> Option<u64> {
+    if !Path::new("/usr/bin/time").exists() {
+        eprintln!("skipping the memory measurement: /usr/bin/time is not installed (apt-get install time)");
+        return None;
+    }
+    let out = std::process::Command::new("/usr/bin/time")
+        .args([
+            "-f",
+            "%M",
+            env!("CARGO_BIN_EXE_wsdiag"),
+            "analyze",
+            "--format",
+            "json",
+        ])
+        .args(flags)
+        .arg(path)
+        .stdout(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let kib = err.trim().lines().last()?.trim().parse().ok()?;
+    Some(kib)
+}
+
+/// The documented ceiling (README, "Robustness") for the default limits.
+const CEILING_KIB: u64 = 96 * 1024;
+
+/// The worst cases the README's memory ceiling is stated for, at full size. Release only:
+/// `cargo test --release -- --ignored memory_ceiling --nocapture` (about a minute; writes
+/// about 400 MB to the temp dir and removes it).
+#[test]
+#[ignore]
+fn memory_ceiling_holds_on_a_million_half_open_connections_and_a_never_filled_gap() {
+    let half_open = temp_path("half-open-1m.pcap");
+    write_half_open(&half_open, 1_000_000);
+    let start = Instant::now();
+    let kib = peak_rss_kib(&half_open, &[]).expect("/usr/bin/time is needed here");
+    eprintln!(
+        "1M half-open connections: peak RSS {kib} KiB in {:?}",
+        start.elapsed()
+    );
+    let (_, v, _) = analyze_file(&half_open, &[]);
+    eprintln!("  summary: {}", v["summary"]);
+    assert_eq!(warnings(&v, "connection_limit"), 900_000);
+    assert!(kib < CEILING_KIB, "{kib} KiB");
+    let _ = std::fs::remove_file(&half_open);
+
+    let gap = temp_path("hole-at-start.pcap");
+    write_hole_at_start(&gap, 300 << 20, 1460);
+    let start = Instant::now();
+    let kib = peak_rss_kib(&gap, &[]).unwrap();
+    eprintln!(
+        "300 MiB behind a hole never filled: peak RSS {kib} KiB in {:?}",
+        start.elapsed()
+    );
+    let (_, v, _) = analyze_file(&gap, &[]);
+    eprintln!("  summary: {}", v["summary"]);
+    assert!(warnings(&v, "reassembly_limit") >= 1);
+    assert!(kib < CEILING_KIB, "{kib} KiB");
+    let _ = std::fs::remove_file(&gap);
+
+    let holes = temp_path("holes.pcap");
+    write_holes(&holes, 300 << 20, 1460);
+    let start = Instant::now();
+    let kib = peak_rss_kib(&holes, &[]).unwrap();
+    eprintln!(
+        "300 MiB with a hole before every segment: peak RSS {kib} KiB in {:?}",
+        start.elapsed()
+    );
+    let (_, v, _) = analyze_file(&holes, &[]);
+    eprintln!("  summary: {}", v["summary"]);
+    assert!(warnings(&v, "reassembly_limit") >= 70);
+    assert!(kib < CEILING_KIB, "{kib} KiB");
+    let _ = std::fs::remove_file(&holes);
+}
+
+/// Packets of a connection whose client sends `head` one byte per segment.
+fn bytewise_head(n: usize) -> Vec<u8> {
+    let mut head = b"GET /ws HTTP/1.1\r\nX-Pad: ".to_vec();
+    head.resize(n - HANDSHAKE.len() + 18 - 2, b'p');
+    head.extend_from_slice(b"\r\n");
+    head.extend_from_slice(&HANDSHAKE[18..]);
+    pcap_of(&segmented(40000, &head, 1, SWITCHED))
+}
+
+#[test]
+fn a_head_one_byte_per_segment_costs_linear_time() {
+    // 50k and 200k one-byte segments: a parser that rescans its buffer from the start per
+    // segment would take 16 times longer for the second, a linear one 4 times.
+    let time = |n: usize| {
+        let bytes = bytewise_head(n);
+        let start = Instant::now();
+        let (code, v, _) = analyze(
+            &format!("bytewise-{n}.pcap"),
+            &bytes,
+            &["--max-head", "1000000"],
+        );
+        let t = start.elapsed();
+        assert_eq!((code, verdicts(&v)), (0, vec!["ok".to_string()]), "{v}");
+        assert_eq!(v["summary"]["packets"], n + 4);
+        t
+    };
+    let small = time(50_000);
+    let big = time(200_000);
+    eprintln!("50k one-byte segments: {small:?}; 200k: {big:?}");
+    // Generous for a busy machine: 4x is linear, 16x quadratic.
+    assert!(
+        big < small * 9 + Duration::from_millis(300),
+        "50k segments {small:?}, 200k segments {big:?}"
+    );
+    assert!(big < Duration::from_secs(20), "{big:?}");
 }
