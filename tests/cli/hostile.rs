@@ -10,7 +10,8 @@ use crate::util;
 /// target's entry point. A panic fails the test and names the file.
 #[test]
 fn fuzz_regressions_and_seeds_replay_without_panic() {
-    let targets: [(&str, fn(&[u8])); 4] = [
+    type Entry = fn(&[u8]);
+    let targets: [(&str, Entry); 4] = [
         ("capture_reader", wsdiag::fuzzing::capture_reader),
         ("decode", wsdiag::fuzzing::decode),
         ("tcp_http", wsdiag::fuzzing::tcp_http),
@@ -101,7 +102,7 @@ impl<'a> Seg<'a> {
         t.extend_from_slice(&self.dst.1.to_be_bytes());
         t.extend_from_slice(&self.seq.to_be_bytes());
         t.extend_from_slice(&self.ack.to_be_bytes());
-        t.push(((20 + self.tcp_opts.len()) / 4 << 4) as u8);
+        t.push((((20 + self.tcp_opts.len()) / 4) << 4) as u8);
         t.push(self.flags);
         t.extend_from_slice(&self.window.to_be_bytes());
         t.extend_from_slice(&[0, 0, 0, 0]); // checksum (never checked), urgent pointer
@@ -155,9 +156,7 @@ struct Pcap<W: Write> {
 
 impl<W: Write> Pcap<W> {
     fn new(mut w: W) -> Pcap<W> {
-        for v in [0xa1b2_c3d4u32] {
-            w.write_all(&v.to_le_bytes()).unwrap();
-        }
+        w.write_all(&0xa1b2_c3d4u32.to_le_bytes()).unwrap();
         w.write_all(&2u16.to_le_bytes()).unwrap();
         w.write_all(&4u16.to_le_bytes()).unwrap();
         for v in [0u32, 0, 262_144, 101] {
@@ -448,7 +447,7 @@ fn segmented(port: u16, request: &[u8], mss: usize, response: &[u8]) -> Vec<Vec<
 #[test]
 fn a_header_line_of_megabytes_is_head_too_large_and_the_next_request_is_parsed() {
     let mut req = b"GET /big HTTP/1.1\r\nX-Big: ".to_vec();
-    req.resize(req.len() + 3 << 20, b'a');
+    req.resize(req.len() + (3 << 20), b'a');
     req.extend_from_slice(b"\r\n\r\n");
     req.extend_from_slice(HANDSHAKE);
     let pk = segmented(40000, &req, 1460, SWITCHED);
