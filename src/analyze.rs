@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 
 use crate::common::{Direction, PacketRef, Timestamp, Warning};
-use crate::decode::{decode, Decoded};
+use crate::decode::{decode, Decoded, TcpSegment};
 use crate::diagnose::{DiagnoseConfig, Diagnoser, Findings, Handshake, SessionFinding};
 use crate::http::{HttpConfig, HttpConn, HttpEvent};
 use crate::report::{Analysis, Finding, InputInfo, InputWarning, Live, SessionRecord, StuckRecord};
@@ -187,6 +187,9 @@ pub struct InputAnalysis {
     name: String,
     table: ConnTable,
     sink: Sink,
+    /// The diagnosis's warnings (HTTP anomalies), taken from it as they come so a flood of
+    /// them is counted, not kept.
+    diag_warnings: CappedWarnings,
     /// Handshakes and sessions already handed out, kept for the final report.
     handed_out: Vec<Handshake>,
     sessions_handed_out: Vec<SessionFinding>,
@@ -200,6 +203,8 @@ pub struct InputAnalysis {
 /// What one input held, once it ended.
 pub struct InputResult {
     name: String,
+    /// Warnings beyond the first few of their code, counted by code (not in `findings`).
+    warnings_not_kept: BTreeMap<&'static str, u64>,
     findings: Findings,
     connections: u64,
     packets: u64,
@@ -218,8 +223,9 @@ impl InputAnalysis {
                 decode_as_websocket: cfg.decode_as_websocket.clone(),
                 conns: HashMap::new(),
                 diag: Diagnoser::new(cfg.diagnose.clone()),
-                warnings: Vec::new(),
+                warnings: CappedWarnings::default(),
             },
+            diag_warnings: CappedWarnings::default(),
             handed_out: Vec::new(),
             sessions_handed_out: Vec::new(),
             hop_hints: cfg.diagnose.hops.clone(),
@@ -245,10 +251,7 @@ impl InputAnalysis {
             ts: packet.ts,
         };
         match decode(packet) {
-            Decoded::Tcp(seg) => {
-                self.tcp_packets += 1;
-                self.table.process(at, &seg, &mut self.sink);
-            }
+            Decoded::Tcp(seg) => self.tcp(at, &seg),
             Decoded::Other => {}
             Decoded::Malformed(e) => self.sink.warnings.push(Warning {
                 packet: Some(packet.number),
@@ -256,6 +259,21 @@ impl InputAnalysis {
                 message: e.to_string(),
             }),
         }
+    }
+
+    /// One decoded TCP segment of packet `at` (already counted by [`InputAnalysis::packet`]).
+    fn tcp(&mut self, at: PacketRef, seg: &TcpSegment<'_>) {
+        self.tcp_packets += 1;
+        self.table.process(at, seg, &mut self.sink);
+    }
+
+    /// A TCP segment that did not come from a capture (fuzzing and tests build them directly):
+    /// counted as one packet, then reassembled, parsed and diagnosed like a decoded one.
+    pub fn segment(&mut self, at: PacketRef, seg: &TcpSegment<'_>) {
+        self.packets += 1;
+        self.first.get_or_insert(at.ts);
+        self.last = Some(at.ts);
+        self.tcp(at, seg);
     }
 
     /// Something odd about the input itself.
@@ -269,6 +287,9 @@ impl InputAnalysis {
         &mut self,
         f: &mut dyn FnMut(Live<'_>) -> io::Result<()>,
     ) -> io::Result<()> {
+        for w in self.sink.diag.take_warnings() {
+            self.diag_warnings.push(w);
+        }
         for handshake in self.sink.diag.take_finished() {
             let finding = Finding {
                 input: self.name.clone(),
@@ -310,9 +331,13 @@ impl InputAnalysis {
             .sessions
             .sort_by_key(|s| (s.handshake_packet, s.connection));
         let mut all_warnings = warnings;
-        all_warnings.append(&mut findings.warnings);
-        findings.warnings = all_warnings;
+        all_warnings.append(self.diag_warnings);
+        for w in std::mem::take(&mut findings.warnings) {
+            all_warnings.push(w);
+        }
+        findings.warnings = all_warnings.kept;
         Ok(InputResult {
+            warnings_not_kept: all_warnings.not_kept,
             name: self.name,
             findings,
             connections: stats.connections,
@@ -370,6 +395,9 @@ impl Merged {
         for w in f.warnings {
             self.warnings.push(&r.name, w);
         }
+        for (code, n) in r.warnings_not_kept {
+            self.warnings.count_unlisted(code, n);
+        }
         a.handshakes
             .extend(f.handshakes.into_iter().map(|handshake| Finding {
                 input: r.name.clone(),
@@ -393,6 +421,7 @@ impl Merged {
 
     pub fn into_analysis(mut self) -> Analysis {
         self.analysis.summary.warnings = self.warnings.total;
+        self.analysis.summary.by_warning = self.warnings.per_code;
         self.analysis.warnings = self.warnings.listed;
         self.analysis.warnings_not_listed = self.warnings.not_listed;
         self.analysis
@@ -429,6 +458,13 @@ struct WarningLog {
 }
 
 impl WarningLog {
+    /// `n` more warnings of `code` that were counted but not kept.
+    fn count_unlisted(&mut self, code: &'static str, n: u64) {
+        self.total += n;
+        *self.per_code.entry(code).or_default() += n;
+        *self.not_listed.entry(code).or_default() += n;
+    }
+
     fn push(&mut self, input: &str, w: Warning) {
         self.total += 1;
         let n = self.per_code.entry(w.code).or_default();
@@ -441,6 +477,39 @@ impl WarningLog {
     }
 }
 
+/// One input's warnings as they happen: the first [`WARNINGS_PER_CODE`] of each code are kept
+/// (more would never be listed), the rest only counted, so memory stays bounded however many
+/// there are (a SYN flood makes one `connection_limit` warning per SYN).
+#[derive(Default)]
+struct CappedWarnings {
+    kept: Vec<Warning>,
+    per_code: BTreeMap<&'static str, u64>,
+    not_kept: BTreeMap<&'static str, u64>,
+}
+
+impl CappedWarnings {
+    fn push(&mut self, w: Warning) {
+        let n = self.per_code.entry(w.code).or_default();
+        *n += 1;
+        if *n <= WARNINGS_PER_CODE {
+            self.kept.push(w);
+        } else {
+            *self.not_kept.entry(w.code).or_default() += 1;
+        }
+    }
+
+    /// Adds `other`'s warnings after this log's own.
+    fn append(&mut self, other: CappedWarnings) {
+        for w in other.kept {
+            self.push(w);
+        }
+        for (code, n) in other.not_kept {
+            *self.per_code.entry(code).or_default() += n;
+            *self.not_kept.entry(code).or_default() += n;
+        }
+    }
+}
+
 /// Receives reassembled stream events, keeps one HTTP parser per live connection and passes
 /// HTTP events to the diagnosis.
 struct Sink {
@@ -449,7 +518,7 @@ struct Sink {
     decode_as_websocket: Vec<u16>,
     conns: HashMap<ConnId, Conn>,
     diag: Diagnoser,
-    warnings: Vec<Warning>,
+    warnings: CappedWarnings,
 }
 
 /// What the sink keeps per live connection.
@@ -501,22 +570,26 @@ fn looks_like_request_line(b: &[u8]) -> bool {
 
 impl StreamSink for Sink {
     fn event(&mut self, conn: &ConnInfo, at: PacketRef, ev: StreamEvent<'_>) {
-        if let StreamEvent::Opened = ev {
-            self.conns.insert(
-                conn.id,
-                Conn {
+        // The HTTP parser of a connection is made when its first bytes (or gap) arrive: a
+        // connection that never carries any (a SYN flood's half-open ones) costs only its entry
+        // in the TCP table. Nothing can happen before that: an end or a close of an empty
+        // stream has no HTTP meaning.
+        let c = match ev {
+            StreamEvent::Opened => return,
+            StreamEvent::Data { .. } | StreamEvent::Gap { .. } => {
+                self.conns.entry(conn.id).or_insert_with(|| Conn {
                     http: HttpConn::new(&self.http_config),
                     info: conn.clone(),
                     swapped: None,
                     session: None,
                     deflate: false,
                     raw_websocket: None,
-                },
-            );
-            return;
-        }
-        let Some(c) = self.conns.get_mut(&conn.id) else {
-            return;
+                })
+            }
+            _ => match self.conns.get_mut(&conn.id) {
+                Some(c) => c,
+                None => return,
+            },
         };
         if let StreamEvent::Data { dir, bytes } = ev {
             if c.swapped.is_none() && !self.decode_as_websocket.is_empty() {

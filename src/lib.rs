@@ -12,6 +12,7 @@ pub mod cli;
 pub mod common;
 pub mod decode;
 pub mod diagnose;
+pub mod fuzzing;
 pub mod http;
 pub mod nginx;
 pub mod report;

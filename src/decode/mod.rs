@@ -97,7 +97,7 @@ pub fn decode<'a>(packet: &Packet<'a>) -> Decoded<'a> {
             return Decoded::Malformed(DecodeError::UnsupportedLink(LinkType(packet.link.0).name()))
         }
     };
-    tcp_of(&sliced)
+    tcp_of(&sliced, packet.orig_len, data.len())
 }
 
 fn short<'a>(layer: &'static str, required: usize, actual: usize) -> Decoded<'a> {
@@ -108,7 +108,8 @@ fn short<'a>(layer: &'static str, required: usize, actual: usize) -> Decoded<'a>
     })
 }
 
-fn tcp_of<'a>(sliced: &LaxSlicedPacket<'a>) -> Decoded<'a> {
+/// `orig_len` and `captured`: the packet's length on the wire and in the capture.
+fn tcp_of<'a>(sliced: &LaxSlicedPacket<'a>, orig_len: u32, captured: usize) -> Decoded<'a> {
     // `ip_total` is the IP packet's length on the wire per its header, `ip_start` where its
     // header starts: with them the uncaptured tail is known exactly, padding or not.
     let (src_ip, dst_ip, ip_payload, ip_total, ip_start) = match &sliced.net {
@@ -162,10 +163,14 @@ fn tcp_of<'a>(sliced: &LaxSlicedPacket<'a>) -> Decoded<'a> {
     let payload = tcp.payload();
     // A packet cut by snaplen is cut at its end, so the bytes the IP header announces and the
     // capture lacks are the tail of the TCP payload.
+    // Never more than the capture record says it cut, though: an IP header that claims more
+    // than was on the wire (corrupt, or a segmentation-offload super-packet) hides nothing.
     let missing = if ip_payload.incomplete {
         let payload_start = ip_payload.payload.as_ptr() as usize;
         let expected = ip_total.saturating_sub(payload_start.saturating_sub(ip_start));
-        u32::try_from(expected.saturating_sub(ip_payload.payload.len())).unwrap_or(u32::MAX)
+        let claimed = expected.saturating_sub(ip_payload.payload.len());
+        let cut = (orig_len as usize).saturating_sub(captured);
+        u32::try_from(claimed.min(cut)).unwrap_or(u32::MAX)
     } else {
         0
     };

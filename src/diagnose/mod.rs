@@ -386,6 +386,12 @@ impl Diagnoser {
         }
     }
 
+    /// Warnings (HTTP anomalies) recorded since the last call; the rest come with
+    /// [`Diagnoser::finish_all`].
+    pub fn take_warnings(&mut self) -> Vec<Warning> {
+        std::mem::take(&mut self.warnings)
+    }
+
     /// Handshakes whose verdict became known since the last call (for live output).
     pub fn take_finished(&mut self) -> std::vec::Drain<'_, Handshake> {
         self.done.drain(..)

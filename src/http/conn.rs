@@ -291,6 +291,13 @@ impl HttpConn {
                     Outcome::Bad(n, reason) => {
                         pos += n;
                         let line_start = rest[n - 1] == b'\n';
+                        // A body that breaks its own framing (a chunk size past 2^64, a missing
+                        // CRLF) is worth a warning: it is how smuggling and broken proxies look.
+                        out(HttpEvent::Anomaly {
+                            dir,
+                            code: "invalid_chunked_body",
+                            detail: format!("{reason}; the rest of this stream is skipped until a message start"),
+                        });
                         self.desync(dir, reason, 0, line_start, out);
                     }
                 },
@@ -316,11 +323,14 @@ impl HttpConn {
         match &mut side.state {
             State::Closed => {}
             State::Tunnel => {
-                self.tunnel_gap_bytes[d] += len;
+                self.tunnel_gap_bytes[d] = self.tunnel_gap_bytes[d].saturating_add(len);
                 out(HttpEvent::TunnelGap { dir, len });
             }
             State::Desync => {
-                side.skipped += side.buf.len() as u64 + len;
+                side.skipped = side
+                    .skipped
+                    .saturating_add(side.buf.len() as u64)
+                    .saturating_add(len);
                 side.buf.clear();
                 side.scan = HeadScan::new(kind(dir));
                 side.line_start = true;
@@ -554,13 +564,13 @@ impl HttpConn {
             if !candidate && !side.line_start {
                 match bytes[i..].iter().position(|&b| b == b'\n') {
                     Some(p) => {
-                        side.skipped += p as u64 + 1;
+                        side.skipped = side.skipped.saturating_add(p as u64 + 1);
                         i += p + 1;
                         side.line_start = true;
                         continue;
                     }
                     None => {
-                        side.skipped += (bytes.len() - i) as u64;
+                        side.skipped = side.skipped.saturating_add((bytes.len() - i) as u64);
                         return bytes.len();
                     }
                 }
@@ -576,14 +586,14 @@ impl HttpConn {
                     return i + n;
                 }
                 Scan::Fail(n) => {
-                    side.skipped += (side.buf.len() + n) as u64;
+                    side.skipped = side.skipped.saturating_add((side.buf.len() + n) as u64);
                     side.buf.clear();
                     side.scan = HeadScan::new(kind(dir));
                     side.line_start = avail[n - 1] == b'\n';
                     i += n;
                 }
                 Scan::NeedMore if lim < avail.len() => {
-                    side.skipped += (side.buf.len() + lim) as u64;
+                    side.skipped = side.skipped.saturating_add((side.buf.len() + lim) as u64);
                     side.buf.clear();
                     side.scan = HeadScan::new(kind(dir));
                     side.line_start = false;
@@ -742,7 +752,7 @@ impl HttpConn {
                         off += n;
                     }
                     Held::Gap(n) => {
-                        self.tunnel_gap_bytes[d] += n;
+                        self.tunnel_gap_bytes[d] = self.tunnel_gap_bytes[d].saturating_add(n);
                         out(HttpEvent::TunnelGap { dir, len: n });
                     }
                     Held::End => self.sides[d].state = State::Closed,

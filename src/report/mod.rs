@@ -187,6 +187,10 @@ pub struct Summary {
     /// Requests upgrading to other protocols (h2c, TLS/1.2, tcp), by protocol: not judged.
     pub other_upgrades: BTreeMap<String, u64>,
     pub warnings: u64,
+    /// Warnings by code, listed or not: what was dropped (`connection_limit`,
+    /// `reassembly_limit`) and how often.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_warning: BTreeMap<&'static str, u64>,
     pub first_packet_ts: Option<Timestamp>,
     pub last_packet_ts: Option<Timestamp>,
 }

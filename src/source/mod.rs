@@ -134,6 +134,8 @@ struct State {
     interfaces: Vec<Interface>,
     number: u64,
     warnings: Vec<Warning>,
+    /// pcapng: the current section's byte order.
+    ng_big_endian: bool,
 }
 
 impl CaptureReader {
@@ -223,6 +225,7 @@ impl CaptureReader {
                 return Err(too_short(&probe));
             }
         }
+        let ng_big_endian = format == Format::PcapNg && probe[8..12] != [0x4d, 0x3c, 0x2b, 0x1a];
         let chained = io::Cursor::new(probe).chain(reader);
         let inner: Box<dyn PcapReaderIterator + Send> = match format {
             Format::Pcap { .. } => {
@@ -248,6 +251,7 @@ impl CaptureReader {
                 interfaces: Vec::new(),
                 number: 0,
                 warnings: Vec::new(),
+                ng_big_endian,
             },
             pending: 0,
             offset: 0,
@@ -292,6 +296,16 @@ impl CaptureReader {
         loop {
             if self.done {
                 return Ok(None);
+            }
+            if let Some(claimed) = self.short_ng_block() {
+                self.stop(
+                    "capture_corrupt",
+                    format!(
+                        "malformed block at byte {}: it claims {claimed} bytes, fewer than the 12 of any block; stopped reading there, everything before it was analysed",
+                        self.offset
+                    ),
+                );
+                continue;
             }
             // Decide what to do while the block borrows the buffer, then act.
             let base = self.inner.data().as_ptr() as usize;
@@ -388,6 +402,27 @@ impl CaptureReader {
         }
     }
 
+    /// pcapng: the length the next block claims when it is below the 12 bytes every block has.
+    /// pcap-parser 0.17 does not check that for process-information blocks and underflows
+    /// (a panic in debug builds), so such a block is refused before it gets there.
+    fn short_ng_block(&self) -> Option<u32> {
+        if self.state.format != Format::PcapNg {
+            return None;
+        }
+        let head = self.inner.data().get(..8)?;
+        if head[..4] == [0x0a, 0x0d, 0x0d, 0x0a] {
+            // A section header: its own byte order, and pcap-parser checks it.
+            return None;
+        }
+        let raw = [head[4], head[5], head[6], head[7]];
+        let len = if self.state.ng_big_endian {
+            u32::from_be_bytes(raw)
+        } else {
+            u32::from_le_bytes(raw)
+        };
+        (len < 12).then_some(len)
+    }
+
     /// The length a cut-short classic pcap record claims, when no capture could hold it: then
     /// the file is corrupt rather than truncated.
     fn impossible_record_length(&self) -> Option<u32> {
@@ -438,7 +473,8 @@ impl State {
                     len: b.data.len(),
                 })
             }
-            PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+            PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                self.ng_big_endian = shb.big_endian();
                 self.interfaces.clear();
                 None
             }
@@ -726,6 +762,26 @@ mod tests {
             warnings[0].message.contains("interface 5"),
             "{}",
             warnings[0].message
+        );
+    }
+
+    #[test]
+    fn a_pcapng_block_claiming_under_12_bytes_is_corrupt_not_a_panic() {
+        // Found by the capture_reader fuzz target: a process-information block (0x80000001)
+        // of length 8 made pcap-parser 0.17 subtract past zero.
+        let mut bytes = ng_header(&[1]);
+        ng_epb(&mut bytes, 0, 1, b"kept");
+        bytes.extend_from_slice(&0x8000_0001u32.to_le_bytes());
+        bytes.extend_from_slice(&8u32.to_le_bytes());
+        bytes.extend_from_slice(&[0xff; 24]);
+        let r = CaptureReader::from_reader("t", Cursor::new(bytes)).unwrap();
+        let (pkts, warnings) = read_all(r);
+        assert_eq!(pkts.len(), 1, "the packet before it is delivered");
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].code, "capture_corrupt", "{warnings:?}");
+        assert!(
+            warnings[0].message.contains("claims 8 bytes"),
+            "{warnings:?}"
         );
     }
 

@@ -2,6 +2,7 @@
 //! and against what each sample's README line promises.
 
 mod derived;
+mod hostile;
 #[cfg(feature = "capture")]
 mod live;
 mod nginx;
