@@ -38,6 +38,8 @@ pub struct CaptureSpec {
     pub write: Option<std::path::PathBuf>,
     pub duration: Option<std::time::Duration>,
     pub count: Option<u64>,
+    /// Connections silent this long are closed and dropped, so memory stays flat over hours.
+    pub idle_timeout: std::time::Duration,
 }
 
 /// Captures live until Ctrl-C, SIGTERM, `duration` or `count`, through the same pipeline as a
@@ -81,11 +83,29 @@ pub fn capture(
     ));
     let mut input = InputAnalysis::new(&name, cfg);
     let mut result = Ok(());
+    let idle_ns = i64::try_from(spec.idle_timeout.as_nanos()).unwrap_or(i64::MAX);
+    let mut last_sweep = std::time::Instant::now();
     loop {
+        let mut now = None;
         match cap.next_packet()? {
-            Next::Packet(p) => input.packet(&p),
+            Next::Packet(p) => {
+                now = Some(p.ts);
+                input.packet(&p);
+            }
             Next::Idle => {}
             Next::End => break,
+        }
+        // Once a second: close connections idle longer than the timeout (by capture time, or
+        // by the clock when no packet came).
+        if last_sweep.elapsed() >= std::time::Duration::from_secs(1) {
+            last_sweep = std::time::Instant::now();
+            let now = now.unwrap_or_else(|| {
+                let d = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                Timestamp::from_parts(d.as_secs() as i64, d.subsec_nanos())
+            });
+            input.evict_idle(now, idle_ns);
         }
         if let Err(e) = input.drain_finished(on_finding) {
             result = Err(e);
@@ -274,6 +294,12 @@ impl InputAnalysis {
         self.first.get_or_insert(at.ts);
         self.last = Some(at.ts);
         self.tcp(at, seg);
+    }
+
+    /// Closes connections with no segment for longer than `idle_ns` before `now` (live
+    /// capture housekeeping; their handshakes and sessions are judged as at the end).
+    pub fn evict_idle(&mut self, now: Timestamp, idle_ns: i64) {
+        self.table.evict_idle(now, idle_ns, &mut self.sink);
     }
 
     /// Something odd about the input itself.

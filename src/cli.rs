@@ -117,6 +117,11 @@ struct CaptureArgs {
     #[arg(long, value_name = "N")]
     count: Option<u64>,
 
+    /// Close and report connections silent for this long, so a capture that runs for hours
+    /// keeps memory flat.
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    idle_timeout: u64,
+
     /// Bytes kept of each packet.
     #[arg(long, value_name = "BYTES", default_value_t = 262_144,
           value_parser = clap::value_parser!(i32).range(64..=262_144))]
@@ -349,6 +354,7 @@ fn command_from(cli: Cli, command_line: Vec<String>) -> Result<Command, clap::Er
                     .filter(|d| d.is_finite())
                     .map(|d| Duration::from_secs_f64(d.clamp(0.0, 1e9))),
                 count: c.count,
+                idle_timeout: Duration::from_secs(c.idle_timeout.max(1)),
             };
             let nginx = nginx_config(&c.common);
             let (output, config) = common(c.common, command_line)?;

@@ -101,6 +101,8 @@ pub struct TcpStats {
     pub reused: u64,
     /// Connections evicted because the table was full.
     pub evicted: u64,
+    /// Connections closed by [`ConnTable::evict_idle`] after a long silence.
+    pub idle_closed: u64,
     /// Times the out-of-order buffer limit forced a gap.
     pub limit_gaps: u64,
     /// Segments without payload or SYN (bare ACK, lone FIN or RST) on no known connection:

@@ -51,6 +51,8 @@ struct Conn {
     /// Recency list links (slot indices): `newer` towards the head, `older` towards the tail.
     newer: usize,
     older: usize,
+    /// When the connection last carried a segment.
+    last_active: crate::common::Timestamp,
 }
 
 impl Conn {
@@ -132,6 +134,7 @@ impl ConnTable {
         self.touch(i);
 
         let conn = self.slots[i].as_mut().expect("indexed slot is live");
+        conn.last_active = conn.last_active.max(at.ts);
         let dir = conn.dir_of(seg.src);
         let d = dir.index();
         let seq = SeqNum(seg.seq);
@@ -182,6 +185,30 @@ impl ConnTable {
         }
     }
 
+    /// Closes (flushes, then `Closed`) every connection with no segment for longer than
+    /// `idle_ns` before `now`, least recently active first: a live capture that runs for hours
+    /// keeps only connections that are alive. Counted in `stats.idle_closed`; no warning, since
+    /// an idle connection's verdicts are already out.
+    pub fn evict_idle<S: StreamSink>(
+        &mut self,
+        now: crate::common::Timestamp,
+        idle_ns: i64,
+        sink: &mut S,
+    ) {
+        while self.tail != NIL {
+            let c = self.conn(self.tail);
+            if now.0.saturating_sub(c.last_active.0) <= idle_ns {
+                break;
+            }
+            self.stats.idle_closed += 1;
+            let at = PacketRef {
+                number: self.last.number,
+                ts: now,
+            };
+            self.end(self.tail, at, None, sink);
+        }
+    }
+
     fn conn(&self, i: usize) -> &Conn {
         self.slots[i].as_ref().expect("indexed slot is live")
     }
@@ -223,6 +250,7 @@ impl ConnTable {
             isn: [None, None],
             newer: NIL,
             older: NIL,
+            last_active: at.ts,
         };
         sink.event(&conn.info, at, StreamEvent::Opened);
         let i = match self.free.pop() {
@@ -824,5 +852,65 @@ mod tests {
         assert_eq!(st.evicted, u64::from(n) - 100);
         assert_eq!((sink.0, sink.1), (st.evicted, st.evicted));
         assert!(t.slots.len() <= 101);
+    }
+}
+
+#[cfg(test)]
+mod idle_tests {
+    use super::*;
+    use crate::common::Timestamp;
+    use crate::decode::TcpFlags;
+
+    struct Events(Vec<(u64, String)>);
+    impl StreamSink for Events {
+        fn event(&mut self, conn: &ConnInfo, _at: PacketRef, ev: StreamEvent<'_>) {
+            self.0.push((conn.id.0, format!("{ev:?}")));
+        }
+        fn warning(&mut self, _w: Warning) {}
+    }
+
+    fn seg(port: u16, payload: &[u8]) -> TcpSegment<'_> {
+        TcpSegment {
+            src: SocketAddr::from(([127, 0, 0, 1], port)),
+            dst: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            seq: 1,
+            ack: 0,
+            flags: TcpFlags {
+                syn: false,
+                ack: true,
+                fin: false,
+                rst: false,
+            },
+            window: 100,
+            payload,
+            missing: 0,
+        }
+    }
+
+    fn at(secs: i64) -> PacketRef {
+        PacketRef {
+            number: secs as u64,
+            ts: Timestamp::from_parts(secs, 0),
+        }
+    }
+
+    #[test]
+    fn only_connections_idle_longer_than_the_timeout_are_closed_oldest_first() {
+        let mut t = ConnTable::new(TcpConfig::default());
+        let mut ev = Events(Vec::new());
+        t.process(at(0), &seg(40000, b"a"), &mut ev);
+        t.process(at(100), &seg(40001, b"b"), &mut ev);
+        // Connection 1 is active again later: it is not the oldest any more.
+        let mut again = seg(40000, b"c");
+        again.seq = 2;
+        t.process(at(200), &again, &mut ev);
+        ev.0.clear();
+        t.evict_idle(Timestamp::from_parts(250, 0), 60 * 1_000_000_000, &mut ev);
+        assert_eq!(ev.0, vec![(2, "Closed".to_string())]);
+        assert_eq!((t.stats().live, t.stats().idle_closed), (1, 1));
+        t.evict_idle(Timestamp::from_parts(250, 0), 60 * 1_000_000_000, &mut ev);
+        assert_eq!(t.stats().live, 1, "connection 1 was active 50 s ago");
+        t.evict_idle(Timestamp::from_parts(261, 0), 60 * 1_000_000_000, &mut ev);
+        assert_eq!((t.stats().live, t.stats().idle_closed), (0, 2));
     }
 }
