@@ -2,9 +2,11 @@
 //! and against what each sample's README line promises.
 
 mod derived;
+mod lab;
 #[cfg(feature = "capture")]
 mod live;
 mod nginx;
+mod probe;
 mod reports;
 mod util;
 
