@@ -11,6 +11,7 @@
 //! 8000/8080), in a private temporary directory; a [`Lab`] guard stops every process it started
 //! and removes the directory even when an assertion fails.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::lab::{is_root, python, succeeds, Lab, BIN};
+use crate::lab::{is_root, python, succeeds, Lab, Lines, BIN};
 use crate::BROKEN_INCIDENT;
 
 /// The handshake targets of `client.py incident`, in order, as wsdiag prints them (redacted).
