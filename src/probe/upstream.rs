@@ -192,12 +192,17 @@ pub fn view(p: &ProbeReport, hs: Option<Handshake>, found: &Found) -> Upstream {
     });
     match (upgrade_ok, connection_ok, r.connection.as_deref()) {
         (false, false, None) => changes.push("removed Upgrade and Connection".into()),
-        (false, false, Some(c)) => changes.push(format!(
-            "removed Upgrade and replaced Connection with `{c}`"
-        )),
+        (false, false, Some(c)) => {
+            changes.push("removed Upgrade".into());
+            changes.push(format!(
+                "replaced `Connection: Upgrade` with `Connection: {c}`"
+            ));
+        }
         (false, true, _) => changes.push("removed Upgrade".into()),
         (true, false, None) => changes.push("removed Connection".into()),
-        (true, false, Some(c)) => changes.push(format!("replaced Connection with `{c}`")),
+        (true, false, Some(c)) => changes.push(format!(
+            "replaced `Connection: Upgrade` with `Connection: {c}`"
+        )),
         (true, true, _) => {}
     }
     if r.version == "HTTP/1.0" {

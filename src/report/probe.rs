@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use comfy_table::{presets, Cell, ContentArrangement, Table};
 
-use crate::probe::{comparison_rows, shorten, ProbeReport, ProbeRun, Upstream};
+use crate::probe::{comparison_rows, shorten, ProbeReport, ProbeRun, ProbeVerdict, Upstream};
 
 /// One JSON document.
 pub fn write_json(out: &mut dyn Write, run: &ProbeRun) -> io::Result<()> {
@@ -185,8 +185,11 @@ fn probe_text(out: &mut dyn Write, p: &ProbeReport) -> io::Result<()> {
         p.verdict.name().to_uppercase(),
         p.summary
     )?;
-    for n in &p.notes {
-        writeln!(out, "  - {n}")?;
+    // A refusal's one note is already in the summary.
+    if p.verdict != ProbeVerdict::Refused {
+        for n in &p.notes {
+            writeln!(out, "  - {n}")?;
+        }
     }
     if let Some(u) = &p.upstream {
         writeln!(out, "Upstream: {}", u.summary)?;
@@ -342,10 +345,15 @@ pub fn write_markdown(out: &mut dyn Write, run: &ProbeRun) -> io::Result<()> {
             p.verdict.name().to_uppercase(),
             p.summary
         )?;
-        for n in &p.notes {
+        let notes = if p.verdict == ProbeVerdict::Refused {
+            &[][..]
+        } else {
+            &p.notes[..]
+        };
+        for n in notes {
             writeln!(out, "- {n}")?;
         }
-        if !p.notes.is_empty() {
+        if !notes.is_empty() {
             writeln!(out)?;
         }
         writeln!(out, "| | |\n|---|---|")?;
