@@ -48,17 +48,10 @@ pub fn request_headers(spec: &RequestSpec) -> (String, Vec<(String, String)>) {
             spec.subprotocols.join(", "),
         ));
     }
-    let mut replaced: Vec<String> = Vec::new();
-    for (name, value) in &spec.extra {
-        let lower = name.to_ascii_lowercase();
-        if !replaced.contains(&lower) && headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-            // The first --header of a name the probe sends replaces it in place; more of the
-            // same name are added (the user asked for duplicates).
-            headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-            replaced.push(lower);
-        }
-        headers.push((name.clone(), value.clone()));
-    }
+    // A --header of a name the probe sends anyway replaces it; every --header is sent, in
+    // order, after the probe's own.
+    headers.retain(|(n, _)| !spec.extra.iter().any(|(e, _)| e.eq_ignore_ascii_case(n)));
+    headers.extend(spec.extra.iter().cloned());
     (line, headers)
 }
 
