@@ -408,15 +408,18 @@ fn run_err(prefix: &[&str], bin: &str, args: &[&str]) -> (i32, String) {
         }
         None => Command::new(bin),
     };
-    let out = cmd
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run wsdiag");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).trim_end().to_string(),
-    )
+    cmd.args(args).stdin(Stdio::null());
+    // A binary copied a moment ago can be "Text file busy" while another test thread's fork
+    // still holds the copy's write descriptor (until that child execs): try again.
+    for _ in 0..50 {
+        let out = cmd.output().expect("run wsdiag");
+        let err = String::from_utf8_lossy(&out.stderr).trim_end().to_string();
+        if !err.contains("Text file busy") {
+            return (out.status.code().unwrap_or(-1), err);
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{bin} stayed busy (ETXTBSY)");
 }
 
 /// The errors a user meets, each an exit status 2 and a message saying what to do.
