@@ -39,6 +39,93 @@ enum Sub {
     /// shows; every proxying location with its file:line, and the sites-available /
     /// sites-enabled layout.
     Nginx(NginxArgs),
+    /// Send a real WebSocket handshake (ws:// or wss://) and report every step: the address,
+    /// connect and TLS times, the answer and its headers, the accept check, a message and its
+    /// reply, the close. With --capture, also what the backend received.
+    Probe(ProbeArgs),
+}
+
+#[derive(Args, Debug)]
+struct ProbeArgs {
+    /// The WebSocket URL, e.g. ws://localhost:8080/api/game/ws/42/alice or
+    /// wss://game.example.com/api/game/ws/42/alice.
+    #[arg(value_name = "URL")]
+    url: String,
+
+    /// Probe a second URL the same way and show the two side by side (e.g. the backend
+    /// directly, and the same path through the proxy).
+    #[arg(long, value_name = "URL2")]
+    compare: Option<String>,
+
+    /// Accept any TLS certificate (self-signed, private CA, wrong name).
+    #[arg(short = 'k', long)]
+    insecure: bool,
+
+    /// Connect to IP for HOST instead of resolving it (like curl; HOST:PORT:IP also works).
+    #[arg(long, value_name = "HOST:IP", value_parser = parse_resolve)]
+    resolve: Vec<crate::probe::url::Resolve>,
+
+    /// An extra request header (repeatable); a header the probe sends anyway (Host,
+    /// Connection, ...) is replaced.
+    #[arg(short = 'H', long = "header", value_name = "NAME:VALUE", value_parser = parse_probe_header)]
+    headers: Vec<(String, String)>,
+
+    /// The Origin header (browsers always send one; many backends check it).
+    #[arg(long, value_name = "ORIGIN")]
+    origin: Option<String>,
+
+    /// Offer this subprotocol (repeatable).
+    #[arg(long = "subprotocol", value_name = "P")]
+    subprotocols: Vec<String>,
+
+    /// After the upgrade, send this text message and wait for one back.
+    #[arg(long, value_name = "TEXT")]
+    message: Option<String>,
+
+    /// Seconds to wait for each step (connect, TLS, the answer, the reply, the close).
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    timeout: f64,
+
+    /// Capture the upstream hop on IFACE during the probe (feature `capture`, CAP_NET_RAW) and
+    /// show what the backend received for this very handshake.
+    #[arg(long, value_name = "IFACE", requires = "ports")]
+    capture: Option<String>,
+
+    /// The backend's port on the upstream hop, for --capture (repeatable).
+    #[arg(long = "port", value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    ports: Vec<u16>,
+
+    /// Seconds to wait after the answer for the upstream request, before saying not_forwarded.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    capture_wait: f64,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ProbeFormatArg::Table)]
+    format: ProbeFormatArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ProbeFormatArg {
+    Table,
+    Json,
+    Markdown,
+}
+
+fn parse_resolve(v: &str) -> Result<crate::probe::url::Resolve, String> {
+    crate::probe::url::Resolve::parse(v)
+}
+
+fn parse_probe_header(v: &str) -> Result<(String, String), String> {
+    crate::probe::handshake::parse_header(v)
+}
+
+/// Seconds from a flag, clamped to something sane.
+fn seconds(v: f64) -> Duration {
+    Duration::from_secs_f64(if v.is_finite() {
+        v.clamp(0.001, 3600.0)
+    } else {
+        5.0
+    })
 }
 
 #[derive(Args, Debug)]
@@ -254,6 +341,11 @@ pub enum Command {
         options: NginxOptions,
         format: Format,
     },
+    Probe {
+        spec: crate::probe::ProbeSpec,
+        /// Table, Json or Markdown.
+        format: Format,
+    },
 }
 
 /// Parses the process arguments. Bad usage prints one line naming the bad value and exits
@@ -327,6 +419,29 @@ fn command_from(cli: Cli, command_line: Vec<String>) -> Result<Command, clap::Er
                 NginxFormatArg::Table => Format::Table,
                 NginxFormatArg::Json => Format::Json,
                 NginxFormatArg::Markdown => Format::Markdown,
+            },
+        },
+        Sub::Probe(p) => Command::Probe {
+            spec: crate::probe::ProbeSpec {
+                url: p.url,
+                compare: p.compare,
+                resolve: p.resolve,
+                headers: p.headers,
+                origin: p.origin,
+                subprotocols: p.subprotocols,
+                message: p.message,
+                timeout: seconds(p.timeout),
+                insecure: p.insecure,
+                capture: p.capture.map(|interface| crate::probe::CaptureArgs {
+                    interface,
+                    ports: p.ports,
+                    wait: seconds(p.capture_wait),
+                }),
+            },
+            format: match p.format {
+                ProbeFormatArg::Table => Format::Table,
+                ProbeFormatArg::Json => Format::Json,
+                ProbeFormatArg::Markdown => Format::Markdown,
             },
         },
         Sub::Interfaces => Command::ListInterfaces,

@@ -15,6 +15,7 @@ pub mod diagnose;
 pub mod fuzzing;
 pub mod http;
 pub mod nginx;
+pub mod probe;
 pub mod report;
 pub mod source;
 pub mod tcp;
@@ -38,6 +39,10 @@ pub const EXIT_ERROR: u8 = 2;
 /// How the build was made without live capture, and what to do instead.
 #[cfg(not(feature = "capture"))]
 const NO_CAPTURE: &str = "this wsdiag was built without live capture: build it with `cargo install --path . --features capture` (needs libpcap-dev), or capture with tcpdump and analyse the stream: `sudo tcpdump -i lo -U -w - tcp port 8080 | wsdiag analyze -`";
+
+/// `probe --capture` in a build without live capture.
+#[cfg(not(feature = "capture"))]
+pub const NO_CAPTURE_PROBE: &str = "--capture needs live capture, and this wsdiag was built without it: build it with `cargo install --path . --features capture` (needs libpcap-dev), or run `sudo tcpdump -i lo -U -w - tcp port 8080 | wsdiag analyze -` beside the probe";
 
 /// Runs a parsed command, writing the report to stdout and notes to stderr. Returns the exit
 /// status.
@@ -111,6 +116,21 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
             } else {
                 EXIT_OK
             });
+        }
+        Command::Probe { spec, format } => {
+            let run = probe::run(&spec).map_err(|e| anyhow::anyhow!(e))?;
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            let written = match format {
+                Format::Json => report::probe::write_json(&mut out, &run),
+                Format::Markdown => report::probe::write_markdown(&mut out, &run),
+                _ => report::probe::write_table(&mut out, &run),
+            }
+            .and_then(|()| io::Write::flush(&mut out));
+            match written {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => return Err(e.into()),
+                _ => {}
+            }
+            return Ok(run.exit_status());
         }
         Command::ListInterfaces => {
             #[cfg(feature = "capture")]

@@ -7,6 +7,7 @@ pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod nginx;
+pub mod probe;
 pub mod table;
 
 use std::collections::BTreeMap;

@@ -3,9 +3,11 @@
 
 mod derived;
 mod hostile;
+mod lab;
 #[cfg(feature = "capture")]
 mod live;
 mod nginx;
+mod probe;
 mod reports;
 mod util;
 
