@@ -267,7 +267,8 @@ impl Session {
                         "continuation frame with no message started".into(),
                     ));
                 }
-                traffic.payload_bytes += h.len;
+                // A header may claim up to 2^63 bytes: the sum saturates.
+                traffic.payload_bytes = traffic.payload_bytes.saturating_add(h.len);
                 if h.fin && state.in_message {
                     state.in_message = false;
                     traffic.messages += 1;
@@ -280,7 +281,8 @@ impl Session {
                         "a new data message before the fragmented one ended".into(),
                     ));
                 }
-                traffic.payload_bytes += h.len;
+                // A header may claim up to 2^63 bytes: the sum saturates.
+                traffic.payload_bytes = traffic.payload_bytes.saturating_add(h.len);
                 if h.rsv1 && deflate {
                     traffic.compressed_messages += 1;
                 }
@@ -492,6 +494,20 @@ mod tests {
         s.data(C, &compressed, at(2, 1));
         assert_eq!(s.facts().from_client.compressed_messages, 0);
         assert_eq!(s.facts().violations[0].kind, "reserved_bits");
+    }
+
+    #[test]
+    fn lengths_near_2_pow_63_saturate_the_byte_count() {
+        // Found by the ws_frames fuzzer: two frames claiming 2^63 - 1 bytes each overflowed.
+        let mut huge = vec![0x02, 0x7f];
+        huge.extend_from_slice(&(u64::MAX >> 1).to_be_bytes());
+        let mut s = Session::new(at(1, 0), false);
+        for n in 0..3 {
+            s.data(S, &huge, at(2 + n, 1));
+            s.gap(S, u64::MAX >> 1);
+        }
+        assert_eq!(s.facts().from_server.payload_bytes, u64::MAX);
+        assert_eq!(s.facts().from_server.frames, 3);
     }
 
     #[test]
