@@ -239,6 +239,7 @@ impl InputAnalysis {
             name: name.to_string(),
             table: ConnTable::new(cfg.tcp.clone()),
             sink: Sink {
+                tls_seen: false,
                 http_config: cfg.http.clone(),
                 decode_as_websocket: cfg.decode_as_websocket.clone(),
                 conns: HashMap::new(),
@@ -539,6 +540,8 @@ impl CappedWarnings {
 /// Receives reassembled stream events, keeps one HTTP parser per live connection and passes
 /// HTTP events to the diagnosis.
 struct Sink {
+    /// A TLS connection was seen (the warning says so once).
+    tls_seen: bool,
     http_config: HttpConfig,
     /// Ports whose connections are WebSocket frames from the start (`--decode-as`).
     decode_as_websocket: Vec<u16>,
@@ -561,6 +564,8 @@ struct Conn {
     /// `--decode-as websocket:PORT` matched and the bytes are not HTTP: frames from the start,
     /// no handshake. Per direction: whether a plausible frame start was found yet.
     raw_websocket: Option<[bool; 2]>,
+    /// The connection carries TLS: not parsed.
+    tls: bool,
 }
 
 impl Conn {
@@ -610,6 +615,7 @@ impl StreamSink for Sink {
                     session: None,
                     deflate: false,
                     raw_websocket: None,
+                    tls: false,
                 })
             }
             _ => match self.conns.get_mut(&conn.id) {
@@ -618,6 +624,22 @@ impl StreamSink for Sink {
             },
         };
         if let StreamEvent::Data { dir, bytes } = ev {
+            // TLS (a handshake record: 0x16 0x03 0x0N): the client hop of an HTTPS proxy. Its
+            // HTTP cannot be read; say so once per input and leave the connection alone.
+            if c.swapped.is_none() && bytes.len() >= 3 && bytes[0] == 0x16 && bytes[1] == 0x03 {
+                c.tls = true;
+                if !self.tls_seen {
+                    self.tls_seen = true;
+                    self.warnings.push(Warning {
+                        packet: Some(at.number),
+                        code: "tls_unreadable",
+                        message: format!(
+                            "connection {} ({} -> {}) is TLS: its HTTP cannot be read, so handshakes on it are not judged; the verdicts come from the plain-HTTP proxy -> backend hop (capture that, e.g. tcp port 8080)",
+                            conn.id.0, conn.client, conn.server
+                        ),
+                    });
+                }
+            }
             if c.swapped.is_none() && !self.decode_as_websocket.is_empty() {
                 let ports = [conn.client.port(), conn.server.port()];
                 if ports.iter().any(|p| self.decode_as_websocket.contains(p))
@@ -629,6 +651,12 @@ impl StreamSink for Sink {
                 }
             }
             c.decide_roles(dir, bytes);
+        }
+        if c.tls {
+            if let StreamEvent::Closed = ev {
+                self.conns.remove(&conn.id);
+            }
+            return;
         }
         let swapped = c.swapped == Some(true);
         let http_dir = |dir: Direction| if swapped { dir.reverse() } else { dir };

@@ -741,3 +741,37 @@ fn a_head_one_byte_per_segment_costs_linear_time() {
     );
     assert!(big < Duration::from_secs(20), "{big:?}");
 }
+
+#[test]
+fn a_tls_client_hop_is_said_once_and_the_plain_hop_still_judged() {
+    // Two TLS connections to port 443 (a ClientHello and a server hello record), then the
+    // proxy's plain upstream handshake.
+    let hello: &[u8] = b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00";
+    let server_hello: &[u8] = b"\x16\x03\x03\x00\x02\x02\x00";
+    let mut pk = Vec::new();
+    for port in [50000u16, 50001] {
+        let to_443 = |from_client: bool, seq, flags, p| {
+            let mut s = Seg::new(from_client, port, seq, flags, p);
+            if from_client {
+                s.dst.1 = 443;
+            } else {
+                s.src.1 = 443;
+            }
+            s.ipv4()
+        };
+        pk.push(to_443(true, 1000, SYN, b""));
+        pk.push(to_443(false, 5000, SYN | ACK, b""));
+        pk.push(to_443(true, 1001, PSH | ACK, hello));
+        pk.push(to_443(false, 5001, PSH | ACK, server_hello));
+    }
+    pk.extend(exchange(40000, HANDSHAKE, SWITCHED));
+    let (code, v, _) = analyze("tls.pcap", &pcap_of(&pk), &[]);
+    assert_eq!((code, verdicts(&v)), (0, vec!["ok".to_string()]), "{v}");
+    assert_eq!(warnings(&v, "tls_unreadable"), 1, "said once: {v}");
+    assert_eq!(v["summary"]["warnings"], 1, "nothing else: {v}");
+    let msg = v["warnings"][0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains(":443") && msg.contains("proxy -> backend hop"),
+        "{msg}"
+    );
+}
