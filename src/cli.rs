@@ -102,6 +102,15 @@ struct ProbeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ProbeFormatArg::Table)]
     format: ProbeFormatArg,
+
+    /// An `nginx -T` dump (or a main config file): name the server and location that served
+    /// the probe, and the settings there that explain what the proxy did.
+    #[arg(long, value_name = "DUMP")]
+    nginx_config: Option<PathBuf>,
+
+    /// The version of that nginx (from 1.29.7 `proxy_http_version` defaults to 1.1).
+    #[arg(long, value_name = "V", requires = "nginx_config")]
+    nginx_version: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -345,6 +354,8 @@ pub enum Command {
         spec: crate::probe::ProbeSpec,
         /// Table, Json or Markdown.
         format: Format,
+        /// `--nginx-config`: name the location that served the probe.
+        nginx: Option<NginxConfigArg>,
     },
 }
 
@@ -443,6 +454,10 @@ fn command_from(cli: Cli, command_line: Vec<String>) -> Result<Command, clap::Er
                 ProbeFormatArg::Json => Format::Json,
                 ProbeFormatArg::Markdown => Format::Markdown,
             },
+            nginx: p.nginx_config.map(|path| NginxConfigArg {
+                path,
+                version: p.nginx_version,
+            }),
         },
         Sub::Interfaces => Command::ListInterfaces,
         Sub::Capture(c) if c.list => Command::ListInterfaces,

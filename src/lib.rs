@@ -117,8 +117,16 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
                 EXIT_OK
             });
         }
-        Command::Probe { spec, format } => {
-            let run = probe::run(&spec).map_err(|e| anyhow::anyhow!(e))?;
+        Command::Probe {
+            spec,
+            format,
+            nginx,
+        } => {
+            let routing = load_routing(nginx.as_ref())?;
+            let mut run = probe::run(&spec).map_err(|e| anyhow::anyhow!(e))?;
+            if let Some(r) = &routing {
+                probe::locate(&mut run, r);
+            }
             let mut out = io::BufWriter::new(io::stdout().lock());
             let written = match format {
                 Format::Json => report::probe::write_json(&mut out, &run),

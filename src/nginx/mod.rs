@@ -445,6 +445,64 @@ impl Routing {
     }
 }
 
+impl Routing {
+    /// The server and location nginx picks for a request a client sends to it (Host, the port
+    /// it connected to, target): where a probe landed. When that location does not proxy,
+    /// nginx answers the path itself, which is what `not_forwarded` means.
+    pub fn locate_client(&self, host: Option<&str>, port: u16, target: &str) -> NginxMatch {
+        let m = &self.model;
+        let mut out = NginxMatch {
+            file: None,
+            line: None,
+            location: None,
+            server: None,
+            causes: Vec::new(),
+            note: None,
+        };
+        let Some(s) = route::find_server(m, host, Some(port), None) else {
+            out.note = Some(format!("no server block listens on port {port}"));
+            return out;
+        };
+        let server = &m.servers[s];
+        out.server = Some(format!(
+            "{} ({})",
+            server.label(),
+            check::at(&self.cfg, server.at)
+        ));
+        let Some(l) = route::find_location(m, s, target) else {
+            out.note = Some(format!(
+                "no location of this server matches {}: nginx answers it from the server level",
+                path_of(target)
+            ));
+            return out;
+        };
+        let loc: &Location = &m.locations[l];
+        let place = format!("{}:{}", self.cfg.file(loc.at.file), loc.at.line);
+        out.file = Some(self.cfg.file(loc.at.file).to_string());
+        out.line = Some(loc.at.line);
+        out.location = Some(loc.display());
+        if loc.proxy_pass.is_none() {
+            out.note = Some(format!(
+                "`{}` at {place} has no proxy_pass: nginx answers this path itself",
+                loc.display()
+            ));
+        } else {
+            for i in check::location(m, &self.cfg, &self.ctx, loc) {
+                if matches!(
+                    i.code,
+                    "http_version"
+                        | "upgrade_missing"
+                        | "connection_header"
+                        | "connection_map_undefined"
+                ) {
+                    out.causes.push(format!("{}: {}", i.code, i.message));
+                }
+            }
+        }
+        out
+    }
+}
+
 fn path_of(target: &str) -> &str {
     target.split(['?', '#']).next().unwrap_or(target)
 }

@@ -179,6 +179,10 @@ pub struct ProbeReport {
     /// The upstream hop (with `--capture`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream: Option<Upstream>,
+    /// With `--nginx-config`: the location nginx picked for the probe, and what in it
+    /// explains the upstream problems.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nginx: Option<crate::nginx::NginxMatch>,
 }
 
 /// What the backend received and answered, found on the upstream hop by the probe's key.
@@ -220,6 +224,24 @@ impl ProbeRun {
             .map(|p| p.verdict.exit_status())
             .max()
             .unwrap_or(crate::EXIT_OK)
+    }
+}
+
+/// Adds to each probe the nginx location that served it (`--nginx-config`): from the upstream
+/// request the capture found, or else from what the probe itself asked for.
+pub fn locate(run: &mut ProbeRun, routing: &crate::nginx::Routing) {
+    for p in &mut run.probes {
+        p.nginx = Some(
+            match p.upstream.as_ref().and_then(|u| u.handshake.as_ref()) {
+                Some(h) => routing.locate(h),
+                None => {
+                    let Ok(url) = WsUrl::parse(&p.url) else {
+                        continue;
+                    };
+                    routing.locate_client(Some(&url.host), url.port, &url.target)
+                }
+            },
+        );
     }
 }
 
@@ -310,6 +332,7 @@ fn probe_one(url: &WsUrl, spec: &ProbeSpec) -> ProbeReport {
         summary: String::new(),
         notes: Vec::new(),
         upstream: None,
+        nginx: None,
     };
     let mut conn = match net::connect(url, &spec.resolve, spec.insecure, spec.timeout) {
         Ok(c) => c,

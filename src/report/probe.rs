@@ -191,6 +191,11 @@ fn probe_text(out: &mut dyn Write, p: &ProbeReport) -> io::Result<()> {
             writeln!(out, "  - {n}")?;
         }
     }
+    if let Some(m) = &p.nginx {
+        for line in nginx_lines(m) {
+            writeln!(out, "{line}")?;
+        }
+    }
     if let Some(u) = &p.upstream {
         writeln!(out, "Upstream: {}", u.summary)?;
         if !u.problems.is_empty() {
@@ -365,6 +370,13 @@ pub fn write_markdown(out: &mut dyn Write, run: &ProbeRun) -> io::Result<()> {
             writeln!(out, "| {label} | {} |", cell.join("<br>"))?;
         }
         writeln!(out)?;
+        if let Some(m) = &p.nginx {
+            writeln!(out, "### Where nginx sent it\n")?;
+            for line in nginx_lines(m) {
+                writeln!(out, "- {}", md_cell(&line))?;
+            }
+            writeln!(out)?;
+        }
         if let Some(u) = &p.upstream {
             writeln!(out, "### What the backend received\n")?;
             writeln!(
@@ -412,4 +424,25 @@ pub fn write_markdown(out: &mut dyn Write, run: &ProbeRun) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The nginx location that served a probe (`--nginx-config`), in lines.
+fn nginx_lines(m: &crate::nginx::NginxMatch) -> Vec<String> {
+    let mut lines = Vec::new();
+    match (&m.file, m.line, &m.location) {
+        (Some(file), Some(line), Some(loc)) => {
+            lines.push(format!("nginx location: {file}:{line} `{loc}`"))
+        }
+        _ => lines.push("nginx location: none matched".into()),
+    }
+    if let Some(server) = &m.server {
+        lines.push(format!("  server: {server}"));
+    }
+    for c in &m.causes {
+        lines.push(format!("  {c}"));
+    }
+    if let Some(note) = &m.note {
+        lines.push(format!("  note: {note}"));
+    }
+    lines
 }

@@ -281,6 +281,31 @@ fn probe_through_a_location_nginx_answers_itself_is_not_forwarded() {
     let p = &v["probes"][0];
     assert_eq!(p["response"]["status"], 404);
     assert_eq!(p["response"]["server"], "nginx (its own error page)");
+    // With the config nginx runs, the probe names the location that answered it.
+    let conf = lab.dir.join("nginx.conf").display().to_string();
+    let (code, v, err) = probe_json(&[
+        &url(ports.nginx),
+        "--origin",
+        ORIGIN,
+        "--nginx-config",
+        &conf,
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let m = &v["probes"][0]["nginx"];
+    // The lab runs samples/nginx/not-forwarded.conf as site.conf: `location /` is line 8.
+    assert!(m["file"].as_str().unwrap().ends_with("site.conf"), "{m}");
+    assert_eq!(
+        (m["location"].as_str(), m["line"].as_u64()),
+        (Some("location /"), Some(8)),
+        "{m}"
+    );
+    assert!(
+        m["note"]
+            .as_str()
+            .unwrap()
+            .contains("has no proxy_pass: nginx answers this path itself"),
+        "{m}"
+    );
     if let Some(why) = capture_missing() {
         eprintln!("SKIP: probe --capture, not forwarded: {why}");
         return;
