@@ -508,3 +508,62 @@ fn live_capture_errors_say_what_to_do() {
         assert!(err.contains(needed), "the message lacks {needed}: {err}");
     }
 }
+
+/// A closed stdout (`wsdiag capture ... | head -1`) ends the capture quietly: no error on
+/// stderr, the status says what was seen, and the `-w` file is a valid capture.
+#[test]
+fn live_closed_stdout_ends_the_capture_quietly_with_a_valid_file() {
+    if skip(
+        "live_closed_stdout_ends_the_capture_quietly_with_a_valid_file",
+        true,
+    ) {
+        return;
+    }
+    let mut lab = Lab::new("closed-stdout");
+    let ports = lab.start_stack("incident.conf");
+    let saved = lab.dir.join("closed.pcap");
+    let (log_out, log_err) = lab.log_file("closed-capture.log");
+    drop(log_out);
+    let cap = lab.spawn(
+        "wsdiag capture (stdout closed)",
+        Command::new(BIN)
+            .args(["capture", "lo", "--port", &ports.backend.to_string()])
+            .args(["--format", "jsonl", "--duration", "20", "-w"])
+            .arg(&saved)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_err),
+        "INT",
+    );
+    // Like `| head -0`: the reader goes away before anything is written.
+    drop(lab.procs[cap].child.stdout.take());
+    let start = Instant::now();
+    while !lab.file("closed-capture.log").contains("Ctrl-C to stop") {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the capture did not start"
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    lab.client(ports, "one-handshake");
+    // The first handshake line hits the closed pipe: the capture stops by itself, well before
+    // its 20 s.
+    let status = lab.wait(cap, Duration::from_secs(10));
+    let stderr = lab.file("closed-capture.log");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a broken handshake was seen: {stderr}"
+    );
+    let unexpected: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.contains("capturing on"))
+        .collect();
+    assert!(unexpected.is_empty(), "quiet on stderr: {unexpected:?}");
+    let (status, from_file) = analyze_file(&saved);
+    assert_eq!(status, 1);
+    assert_eq!(
+        from_file,
+        incident_expected(&["/api/game/ws/42/alice?token=<redacted>"])
+    );
+}
