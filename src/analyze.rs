@@ -2,7 +2,7 @@
 //! `source` are decoded, reassembled by `tcp`, parsed by `http` and judged by `diagnose`; the
 //! result is one [`Analysis`] for `report`. Data flows one way; this module only routes it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
 
 use crate::common::{Direction, PacketRef, Timestamp, Warning};
@@ -11,7 +11,7 @@ use crate::diagnose::{DiagnoseConfig, Diagnoser, Findings, Handshake, SessionFin
 use crate::http::{HttpConfig, HttpConn, HttpEvent};
 use crate::report::{Analysis, Finding, InputInfo, InputWarning, Live, SessionRecord};
 use crate::source::{CaptureReader, Packet, SourceError};
-use crate::tcp::{ConnId, ConnInfo, ConnTable, StreamEvent, StreamSink, TcpConfig};
+use crate::tcp::{ConnInfo, ConnMap, ConnTable, StreamEvent, StreamSink, TcpConfig};
 use crate::ws::session::Session;
 
 /// Warnings listed per code; more are counted, not listed.
@@ -216,7 +216,7 @@ impl InputAnalysis {
             sink: Sink {
                 http_config: cfg.http.clone(),
                 decode_as_websocket: cfg.decode_as_websocket.clone(),
-                conns: HashMap::new(),
+                conns: ConnMap::default(),
                 diag: Diagnoser::new(cfg.diagnose.clone()),
                 warnings: Vec::new(),
             },
@@ -439,7 +439,7 @@ struct Sink {
     http_config: HttpConfig,
     /// Ports whose connections are WebSocket frames from the start (`--decode-as`).
     decode_as_websocket: Vec<u16>,
-    conns: HashMap<ConnId, Conn>,
+    conns: ConnMap<Conn>,
     diag: Diagnoser,
     warnings: Vec<Warning>,
 }

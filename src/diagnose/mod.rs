@@ -12,14 +12,14 @@ pub mod hops;
 pub mod redact;
 pub mod session;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
 use serde::Serialize;
 
 use crate::common::{PacketRef, Timestamp, Warning};
 use crate::http::{HttpEvent, RequestHead, ResponseHead};
-use crate::tcp::{ConnId, ConnInfo};
+use crate::tcp::{ConnId, ConnInfo, ConnMap};
 use crate::ws::session::SessionFacts;
 pub use session::SessionFinding;
 
@@ -247,13 +247,13 @@ enum PendingKind {
 pub struct Diagnoser {
     config: DiagnoseConfig,
     redactor: redact::Redactor,
-    pending: HashMap<ConnId, VecDeque<Pending>>,
+    pending: ConnMap<VecDeque<Pending>>,
     /// The handshake that opened each connection's tunnel (request packet, target).
-    tunnels: HashMap<ConnId, (u64, String)>,
+    tunnels: ConnMap<(u64, String)>,
     done: Vec<Handshake>,
     /// A refused handshake per connection whose answer's body is still arriving: (request
     /// index, handshake, body so far).
-    awaiting: HashMap<ConnId, (u64, Box<Handshake>, Vec<u8>)>,
+    awaiting: ConnMap<(u64, Box<Handshake>, Vec<u8>)>,
     /// The first requests of the input, for telling the hops apart (see `hops`).
     seen: Vec<hops::Seen>,
     sessions: Vec<SessionFinding>,
@@ -501,9 +501,8 @@ impl Diagnoser {
         } else {
             None
         };
-        if queue.is_empty() {
-            self.pending.remove(&conn.id);
-        }
+        // An emptied queue stays until its connection closes: the next request on a keep-alive
+        // connection reuses it instead of allocating.
         for p in unanswered {
             self.finish(p, None, None);
         }

@@ -100,7 +100,8 @@ impl HeadScan {
         }
         while i < bytes.len() {
             if self.nl == 0 {
-                match bytes[i..].iter().position(|&b| b == b'\n') {
+                // memchr: header lines are skipped a machine word (or a vector) at a time.
+                match memchr::memchr(b'\n', &bytes[i..]) {
                     Some(p) => {
                         i += p + 1;
                         self.nl = 1;
