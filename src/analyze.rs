@@ -135,50 +135,176 @@ pub fn capture(
     Ok(analysis)
 }
 
-/// Analyses the inputs one after the other and merges what they hold. `on_finding` sees each
-/// handshake as soon as its verdict is known (for live output); the returned [`Analysis`] holds
-/// them all, in capture order.
+/// Analyses the inputs and merges what they hold. `on_finding` sees each handshake as soon as
+/// its verdict is known (for live output); the returned [`Analysis`] holds them all, in
+/// capture order.
+///
+/// A directory stands for the capture files in it, by name. With `jobs` above 1 and several
+/// files (and no stdin), up to `jobs` files are analysed at once, each on its own thread; the
+/// results, and what `on_finding` sees, are then handed on in input order, so the report is
+/// the same as a sequential run's, byte for byte. (Live output then comes file by file, as each
+/// is done, rather than packet by packet.)
 pub fn analyze(
     inputs: &[String],
     cfg: &AnalyzeConfig,
+    jobs: usize,
     on_finding: &mut dyn FnMut(Live<'_>) -> io::Result<()>,
 ) -> Result<Analysis, AnalyzeError> {
+    let inputs = expand_directories(inputs)?;
     let mut merged = Merged::new(cfg);
-    for path in inputs {
-        let mut reader = CaptureReader::open(path)?;
-        let mut input = InputAnalysis::new(path, cfg);
-        loop {
-            match reader.next_packet() {
-                Ok(Some(packet)) => input.packet(&packet),
-                Ok(None) => break,
-                Err(e) => {
-                    input.warning(Warning {
-                        packet: None,
-                        code: "read_error",
-                        message: format!("{e}; stopped reading"),
-                    });
-                    break;
-                }
-            }
-            input.drain_finished(on_finding)?;
+    let jobs = jobs.clamp(1, inputs.len().max(1));
+    if jobs == 1 || inputs.iter().any(|p| p == "-") {
+        for path in &inputs {
+            let (info, result) = analyze_input(path, cfg, on_finding)?;
+            merged.add(info, result);
         }
-        for w in reader.take_warnings() {
-            input.warning(w);
+        return Ok(merged.into_analysis());
+    }
+    for done in analyze_in_parallel(&inputs, cfg, jobs) {
+        let Done { outcome, live } = done;
+        // Replayed in input order; an input that failed stops the run where a sequential run
+        // would have stopped, after the live items before the failure.
+        for item in &live {
+            on_finding(item.as_live())?;
         }
-        let bytes = std::fs::metadata(path)
-            .ok()
-            .filter(|m| m.is_file())
-            .map_or(reader.bytes_read(), |m| m.len());
-        let info = InputInfo {
-            path: path.clone(),
-            format: reader.format().name().to_string(),
-            link_types: reader.link_types().iter().map(|l| l.name()).collect(),
-            bytes,
-            packets: input.packets,
-        };
-        merged.add(info, input.finish(on_finding)?);
+        let (info, result) = outcome?;
+        merged.add(info, result);
     }
     Ok(merged.into_analysis())
+}
+
+/// What one input gave on a worker thread: its result, and the live items in the order a
+/// sequential run would have shown them.
+struct Done {
+    outcome: Result<(InputInfo, InputResult), AnalyzeError>,
+    live: Vec<LiveItem>,
+}
+
+enum LiveItem {
+    Handshake(Finding),
+    Session(SessionRecord),
+}
+
+impl LiveItem {
+    fn as_live(&self) -> Live<'_> {
+        match self {
+            LiveItem::Handshake(f) => Live::Handshake(f),
+            LiveItem::Session(s) => Live::Session(s),
+        }
+    }
+}
+
+/// Analyses `inputs` on `jobs` threads (each takes the next file not yet taken); the results
+/// come back in input order.
+fn analyze_in_parallel(inputs: &[String], cfg: &AnalyzeConfig, jobs: usize) -> Vec<Done> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Done>>> = inputs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = inputs.get(i) else { break };
+                let mut live = Vec::new();
+                let outcome = analyze_input(path, cfg, &mut |item| {
+                    live.push(match item {
+                        Live::Handshake(f) => LiveItem::Handshake(f.clone()),
+                        Live::Session(s) => LiveItem::Session(s.clone()),
+                    });
+                    Ok(())
+                });
+                *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(Done { outcome, live });
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every input was analysed")
+        })
+        .collect()
+}
+
+/// Capture files are recognised in a directory by these extensions.
+const CAPTURE_EXTENSIONS: [&str; 3] = ["pcap", "pcapng", "cap"];
+
+/// Each directory among `inputs` replaced by the capture files in it, sorted by name.
+fn expand_directories(inputs: &[String]) -> Result<Vec<String>, AnalyzeError> {
+    let mut out = Vec::new();
+    for input in inputs {
+        let path = std::path::Path::new(input);
+        if input == "-" || !path.is_dir() {
+            out.push(input.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path).map_err(|source| SourceError::Open {
+            path: input.clone(),
+            source,
+        })?;
+        let mut files: Vec<String> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .filter(|p| {
+                p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| CAPTURE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+            })
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        if files.is_empty() {
+            return Err(SourceError::IsDirectory {
+                path: input.clone(),
+            }
+            .into());
+        }
+        files.sort();
+        out.extend(files);
+    }
+    Ok(out)
+}
+
+/// One input, start to end.
+fn analyze_input(
+    path: &str,
+    cfg: &AnalyzeConfig,
+    on_finding: &mut dyn FnMut(Live<'_>) -> io::Result<()>,
+) -> Result<(InputInfo, InputResult), AnalyzeError> {
+    let mut reader = CaptureReader::open(path)?;
+    let mut input = InputAnalysis::new(path, cfg);
+    loop {
+        match reader.next_packet() {
+            Ok(Some(packet)) => input.packet(&packet),
+            Ok(None) => break,
+            Err(e) => {
+                input.warning(Warning {
+                    packet: None,
+                    code: "read_error",
+                    message: format!("{e}; stopped reading"),
+                });
+                break;
+            }
+        }
+        input.drain_finished(on_finding)?;
+    }
+    for w in reader.take_warnings() {
+        input.warning(w);
+    }
+    let bytes = std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map_or(reader.bytes_read(), |m| m.len());
+    let info = InputInfo {
+        path: path.to_string(),
+        format: reader.format().name().to_string(),
+        link_types: reader.link_types().iter().map(|l| l.name()).collect(),
+        bytes,
+        packets: input.packets,
+    };
+    Ok((info, input.finish(on_finding)?))
 }
 
 /// One input being analysed: feed it packets in capture order; it routes them through decode,

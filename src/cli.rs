@@ -85,6 +85,11 @@ struct AnalyzeArgs {
     #[arg(required = true, value_name = "FILE")]
     files: Vec<String>,
 
+    /// Files analysed at once, each on its own thread (default: the number of cores); the
+    /// report is the same whatever the number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -233,6 +238,8 @@ pub struct NginxConfigArg {
 pub enum Command {
     Analyze {
         files: Vec<String>,
+        /// Files analysed at once.
+        jobs: usize,
         output: Output,
         config: AnalyzeConfig,
         nginx: Option<NginxConfigArg>,
@@ -276,8 +283,13 @@ fn command_from(cli: Cli, command_line: Vec<String>) -> Result<Command, clap::Er
         Sub::Analyze(a) => {
             let nginx = nginx_config(&a.common);
             let (output, config) = common(a.common, command_line)?;
+            let jobs = a.jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                |n| n as usize,
+            );
             Command::Analyze {
                 files: a.files,
+                jobs,
                 output,
                 config,
                 nginx,
