@@ -26,6 +26,33 @@ pub struct AnalyzeConfig {
     pub tcp: TcpConfig,
     pub http: HttpConfig,
     pub diagnose: DiagnoseConfig,
+    /// Draw a progress bar on stderr for long files (only when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// Files smaller than this get no progress bar: they are done before it would be read.
+const PROGRESS_MIN_BYTES: u64 = 64 << 20;
+
+/// A progress bar over one file's bytes, on stderr; hidden when not wanted.
+fn progress_bar(
+    bars: &indicatif::MultiProgress,
+    path: &str,
+    cfg: &AnalyzeConfig,
+) -> indicatif::ProgressBar {
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    if !cfg.progress || size < PROGRESS_MIN_BYTES {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = bars.add(indicatif::ProgressBar::new(size));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(path.to_string());
+    bar
 }
 
 /// A live capture's settings.
@@ -151,16 +178,17 @@ pub fn analyze(
     on_finding: &mut dyn FnMut(Live<'_>) -> io::Result<()>,
 ) -> Result<Analysis, AnalyzeError> {
     let inputs = expand_directories(inputs)?;
+    let bars = indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
     let mut merged = Merged::new(cfg);
     let jobs = jobs.clamp(1, inputs.len().max(1));
     if jobs == 1 || inputs.iter().any(|p| p == "-") {
         for path in &inputs {
-            let (info, result) = analyze_input(path, cfg, on_finding)?;
+            let (info, result) = analyze_input(path, cfg, &bars, on_finding)?;
             merged.add(info, result);
         }
         return Ok(merged.into_analysis());
     }
-    for done in analyze_in_parallel(&inputs, cfg, jobs) {
+    for done in analyze_in_parallel(&inputs, cfg, jobs, &bars) {
         let Done { outcome, live } = done;
         // Replayed in input order; an input that failed stops the run where a sequential run
         // would have stopped, after the live items before the failure.
@@ -196,7 +224,12 @@ impl LiveItem {
 
 /// Analyses `inputs` on `jobs` threads (each takes the next file not yet taken); the results
 /// come back in input order.
-fn analyze_in_parallel(inputs: &[String], cfg: &AnalyzeConfig, jobs: usize) -> Vec<Done> {
+fn analyze_in_parallel(
+    inputs: &[String],
+    cfg: &AnalyzeConfig,
+    jobs: usize,
+    bars: &indicatif::MultiProgress,
+) -> Vec<Done> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
     let next = AtomicUsize::new(0);
@@ -207,7 +240,7 @@ fn analyze_in_parallel(inputs: &[String], cfg: &AnalyzeConfig, jobs: usize) -> V
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = inputs.get(i) else { break };
                 let mut live = Vec::new();
-                let outcome = analyze_input(path, cfg, &mut |item| {
+                let outcome = analyze_input(path, cfg, bars, &mut |item| {
                     live.push(match item {
                         Live::Handshake(f) => LiveItem::Handshake(f.clone()),
                         Live::Session(s) => LiveItem::Session(s.clone()),
@@ -271,11 +304,16 @@ fn expand_directories(inputs: &[String]) -> Result<Vec<String>, AnalyzeError> {
 fn analyze_input(
     path: &str,
     cfg: &AnalyzeConfig,
+    bars: &indicatif::MultiProgress,
     on_finding: &mut dyn FnMut(Live<'_>) -> io::Result<()>,
 ) -> Result<(InputInfo, InputResult), AnalyzeError> {
     let mut reader = CaptureReader::open(path)?;
     let mut input = InputAnalysis::new(path, cfg);
+    let bar = progress_bar(bars, path, cfg);
     loop {
+        if input.packets % 4096 == 0 && !bar.is_hidden() {
+            bar.set_position(reader.bytes_read());
+        }
         match reader.next_packet() {
             Ok(Some(packet)) => input.packet(&packet),
             Ok(None) => break,
@@ -290,6 +328,7 @@ fn analyze_input(
         }
         input.drain_finished(on_finding)?;
     }
+    bar.finish_and_clear();
     for w in reader.take_warnings() {
         input.warning(w);
     }

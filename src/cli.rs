@@ -287,11 +287,15 @@ fn command_from(cli: Cli, command_line: Vec<String>) -> Result<Command, clap::Er
                 || std::thread::available_parallelism().map_or(1, |n| n.get()),
                 |n| n as usize,
             );
+            // A progress bar for long files, on a terminal only: never into a pipe or a file,
+            // and not while reading a stream (its length is unknown).
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && !a.files.iter().any(|f| f == "-");
             Command::Analyze {
                 files: a.files,
                 jobs,
                 output,
-                config,
+                config: AnalyzeConfig { progress, ..config },
                 nginx,
             }
         }
@@ -398,6 +402,7 @@ fn common(
             http: HttpConfig {
                 max_head_bytes: a.max_head.max(64),
             },
+            progress: false,
             diagnose: DiagnoseConfig {
                 hops: crate::diagnose::hops::HopHints {
                     proxy_ports: a.proxy_ports,
