@@ -209,8 +209,8 @@ struct Done {
 }
 
 enum LiveItem {
-    Handshake(Finding),
-    Session(SessionRecord),
+    Handshake(Box<Finding>),
+    Session(Box<SessionRecord>),
 }
 
 impl LiveItem {
@@ -242,8 +242,8 @@ fn analyze_in_parallel(
                 let mut live = Vec::new();
                 let outcome = analyze_input(path, cfg, bars, &mut |item| {
                     live.push(match item {
-                        Live::Handshake(f) => LiveItem::Handshake(f.clone()),
-                        Live::Session(s) => LiveItem::Session(s.clone()),
+                        Live::Handshake(f) => LiveItem::Handshake(Box::new(f.clone())),
+                        Live::Session(s) => LiveItem::Session(Box::new(s.clone())),
                     });
                     Ok(())
                 });
@@ -311,7 +311,7 @@ fn analyze_input(
     let mut input = InputAnalysis::new(path, cfg);
     let bar = progress_bar(bars, path, cfg);
     loop {
-        if input.packets % 4096 == 0 && !bar.is_hidden() {
+        if input.packets.is_multiple_of(4096) && !bar.is_hidden() {
             bar.set_position(reader.bytes_read());
         }
         match reader.next_packet() {
