@@ -134,19 +134,24 @@ fn refill(s: &mut String, bytes: &[u8]) {
 /// Headers with httparse into `out` (its old entries go to `spare` first); on an error, a
 /// lenient line split instead. True when lenient.
 fn parse_headers(rest: &[u8], out: &mut Vec<Header>, spare: &mut Vec<Header>) -> bool {
-    spare.append(out);
+    // Entries are refilled in place, by position: the n-th header of a connection's heads is
+    // usually the same one (a proxy writes them in a fixed order), so its capacity fits and
+    // nothing is reallocated. Entries beyond the new count wait in `spare`.
     let mut fill = |hs: &[httparse::Header<'_>]| {
-        for h in hs {
-            let mut e = spare.pop().unwrap_or(Header {
-                name: String::new(),
-                value: Vec::new(),
-            });
+        for (i, h) in hs.iter().enumerate() {
+            if i == out.len() {
+                out.push(spare.pop().unwrap_or(Header {
+                    name: String::new(),
+                    value: Vec::new(),
+                }));
+            }
+            let e = &mut out[i];
             e.name.clear();
             e.name.push_str(h.name);
             e.value.clear();
             e.value.extend_from_slice(h.value);
-            out.push(e);
         }
+        spare.extend(out.drain(hs.len()..));
     };
     let mut small = [httparse::EMPTY_HEADER; 64];
     match httparse::parse_headers(rest, &mut small) {
@@ -166,6 +171,7 @@ fn parse_headers(rest: &[u8], out: &mut Vec<Header>, spare: &mut Vec<Header>) ->
         }
         _ => {}
     }
+    spare.append(out);
     *out = lenient_headers(rest);
     true
 }
