@@ -8,11 +8,14 @@ use std::io;
 use crate::common::{Direction, PacketRef, Timestamp, Warning};
 use crate::decode::{decode, Decoded};
 use crate::diagnose::{DiagnoseConfig, Diagnoser, Findings, Handshake, SessionFinding};
-use crate::http::{HttpConfig, HttpConn, HttpEvent};
+use crate::http::{HeadBuffers, HttpConfig, HttpConn, HttpEvent};
 use crate::report::{Analysis, Finding, InputInfo, InputWarning, Live, SessionRecord};
 use crate::source::{CaptureReader, Packet, SourceError};
 use crate::tcp::{ConnInfo, ConnMap, ConnTable, StreamEvent, StreamSink, TcpConfig};
 use crate::ws::session::Session;
+
+/// Head buffers kept from ended connections for new ones: enough for a burst of openings.
+const RECYCLED: usize = 64;
 
 /// Warnings listed per code; more are counted, not listed.
 const WARNINGS_PER_CODE: u64 = 20;
@@ -382,6 +385,7 @@ impl InputAnalysis {
                 http_config: cfg.http.clone(),
                 decode_as_websocket: cfg.decode_as_websocket.clone(),
                 conns: ConnMap::default(),
+                recycled: Vec::new(),
                 diag: Diagnoser::new(cfg.diagnose.clone()),
                 warnings: Vec::new(),
             },
@@ -605,6 +609,8 @@ struct Sink {
     /// Ports whose connections are WebSocket frames from the start (`--decode-as`).
     decode_as_websocket: Vec<u16>,
     conns: ConnMap<Conn>,
+    /// Head buffers of connections that ended, for new ones (at most [`RECYCLED`]).
+    recycled: Vec<HeadBuffers>,
     diag: Diagnoser,
     warnings: Vec<Warning>,
 }
@@ -662,7 +668,10 @@ impl StreamSink for Sink {
             self.conns.insert(
                 conn.id,
                 Conn {
-                    http: HttpConn::new(&self.http_config),
+                    http: HttpConn::with_buffers(
+                        &self.http_config,
+                        self.recycled.pop().unwrap_or_default(),
+                    ),
                     info: conn.clone(),
                     swapped: None,
                     session: None,
@@ -777,6 +786,9 @@ impl StreamSink for Sink {
                     diag.session_ended(&c.info, s.into_facts());
                 }
                 diag.connection_closed(&c.info);
+                if self.recycled.len() < RECYCLED {
+                    self.recycled.push(http.into_buffers());
+                }
             }
         }
     }

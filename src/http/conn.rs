@@ -223,8 +223,28 @@ pub struct HttpConn {
     spare_headers: Vec<Header>,
 }
 
+/// The buffers a connection parses its heads into. A connection that ended hands them to a new
+/// one ([`HttpConn::into_buffers`], [`HttpConn::with_buffers`]), so that a capture of many
+/// short connections does not allocate every header anew for each.
+#[derive(Debug, Default)]
+pub struct HeadBuffers {
+    request: RequestHead,
+    response: ResponseHead,
+    spare: Vec<Header>,
+}
+
 impl HttpConn {
     pub fn new(cfg: &HttpConfig) -> Self {
+        HttpConn::with_buffers(cfg, HeadBuffers::default())
+    }
+
+    /// A new connection that parses into `buffers` (what they held is overwritten).
+    pub fn with_buffers(cfg: &HttpConfig, buffers: HeadBuffers) -> Self {
+        let HeadBuffers {
+            request,
+            response,
+            spare,
+        } = buffers;
         HttpConn {
             max_head: cfg.max_head_bytes.max(1),
             sides: [
@@ -238,9 +258,18 @@ impl HttpConn {
             tunnel: false,
             tunnel_bytes: [0; 2],
             tunnel_gap_bytes: [0; 2],
-            request: RequestHead::default(),
-            response: ResponseHead::default(),
-            spare_headers: Vec::new(),
+            request,
+            response,
+            spare_headers: spare,
+        }
+    }
+
+    /// The connection ended: its head buffers, for the next one.
+    pub fn into_buffers(self) -> HeadBuffers {
+        HeadBuffers {
+            request: self.request,
+            response: self.response,
+            spare: self.spare_headers,
         }
     }
 
