@@ -2,7 +2,8 @@
 //! (`benches/run.sh`), with its ground truth.
 //!
 //! ```text
-//! cargo run --release --example gen_capture -- --kind small|mss --size 1GiB -o FILE [--seed N]
+//! cargo run --release --example gen_capture -- --kind small|mss --size 1GiB -o FILE
+//!     [--seed N] [--handshake-scale F]
 //! ```
 //!
 //! Writes classic pcap (Ethernet, IPv4, microsecond timestamps) to FILE, streaming (the capture
@@ -26,8 +27,9 @@
 //! Two kinds: `small` (many small exchanges, one segment per message mostly) and `mss` (large
 //! bodies and WebSocket messages cut into segments of 1448 to 65483 bytes, as on loopback).
 //!
-//! Handshakes are a bounded fraction of the connections (about 1 in 40), so the report, which
-//! lists every handshake, stays small next to the capture.
+//! Handshakes are a fixed fraction of the connections (small: about 1 in 40; mss: 1 in 3),
+//! times `--handshake-scale` (default 1). The report lists every handshake, so it grows with
+//! their number: to show that memory stays flat for a very large file, scale them down.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::File;
@@ -58,6 +60,7 @@ fn run() -> Result<(), String> {
     let mut size: u64 = 1 << 30;
     let mut out: Option<String> = None;
     let mut seed: u64 = 1;
+    let mut handshake_scale = 1.0;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or(format!("{a} needs a value"));
@@ -72,12 +75,18 @@ fn run() -> Result<(), String> {
             "--size" => size = parse_size(&value()?)?,
             "-o" | "--output" => out = Some(value()?),
             "--seed" => seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--handshake-scale" => {
+                handshake_scale = value()?
+                    .parse()
+                    .map_err(|e| format!("--handshake-scale: {e}"))?
+            }
             _ => return Err(format!("unknown argument {a:?}")),
         }
     }
     let out = out.ok_or("give the output file with -o FILE")?;
     let file = File::create(&out).map_err(|e| format!("{out}: {e}"))?;
     let mut g = Generator::new(kind, seed, BufWriter::with_capacity(1 << 20, file));
+    g.handshake_scale = handshake_scale;
     g.pcap.header().map_err(|e| e.to_string())?;
     g.generate(size).map_err(|e| format!("{out}: {e}"))?;
     g.pcap.w.flush().map_err(|e| format!("{out}: {e}"))?;
@@ -301,6 +310,8 @@ struct Generator<W: Write> {
     conns_opened: u64,
     /// The size is reached: open connections end after their current exchange.
     stopping: bool,
+    /// Multiplies the share of connections that carry a handshake.
+    handshake_scale: f64,
 }
 
 impl<W: Write> Generator<W> {
@@ -317,6 +328,7 @@ impl<W: Write> Generator<W> {
             truth: Truth::default(),
             conns_opened: 0,
             stopping: false,
+            handshake_scale: 1.0,
         }
     }
 
@@ -373,13 +385,15 @@ impl<W: Write> Generator<W> {
             [127, 1 + (host >> 16) as u8, (host >> 8) as u8, host as u8],
             10_000 + (n % 50_000) as u16,
         );
-        // Per mille: sessions, broken (HTTP/1.0), rejected, reset, broken inside keep-alive.
-        let share: [usize; 5] = match self.kind {
-            Kind::Small => [10, 5, 3, 2, 5],
-            Kind::Mss => [200, 40, 30, 20, 60],
+        // Per mille of connections: sessions, broken (HTTP/1.0), rejected, reset, broken inside
+        // keep-alive; all scaled by `--handshake-scale`.
+        let share: [f64; 5] = match self.kind {
+            Kind::Small => [10.0, 5.0, 3.0, 2.0, 5.0],
+            Kind::Mss => [200.0, 40.0, 30.0, 20.0, 60.0],
         };
-        let r = self.rng.range(0, 999);
-        let bound = |i: usize| share[..=i].iter().sum::<usize>();
+        let scale = self.handshake_scale * 1000.0; // per mille -> per million
+        let r = self.rng.range(0, 999_999);
+        let bound = |i: usize| (share[..=i].iter().sum::<f64>() * scale) as usize;
         let script = match r {
             _ if r < bound(0) => Script::WebSocket {
                 messages: self.rng.range(1, 12) as u32,
