@@ -2,6 +2,7 @@
 # Benchmark: wsdiag analyze against the reading floor and tshark on generated hop captures.
 #
 #   benches/run.sh [SIZE] [DIR]      SIZE: per capture, default 1GiB; DIR: default target/bench
+#   env: RUNS (default 3), TSHARK=0 to skip tshark, HANDSHAKE_SCALE (default 1)
 #
 # Generates one capture of each kind (examples/gen_capture.rs: "small" = many small HTTP
 # exchanges, "mss" = MSS-sized segments), checks that wsdiag's counts equal the generator's
@@ -15,6 +16,9 @@ set -euo pipefail
 SIZE=${1:-1GiB}
 DIR=${2:-target/bench}
 RUNS=${RUNS:-3}
+# Multiplies the generator's share of handshakes (the report lists each one, so it grows with
+# them): HANDSHAKE_SCALE=0.1 for a 10 GiB run whose memory should stay flat.
+SCALE=${HANDSHAKE_SCALE:-1}
 cd "$(dirname "$0")/.."
 mkdir -p "$DIR"
 cargo build --release --quiet --bin wsdiag --example gen_capture --example read_floor
@@ -29,8 +33,9 @@ best() { # mean wall time in seconds (hyperfine, RUNS runs) and peak RSS in KiB 
 
 printf '\n%-6s %-8s %10s %12s %12s %10s %8s\n' kind tool seconds MiB/s packets/s vs_floor RSS_MiB
 for kind in small mss; do
-  f="$DIR/$kind-$SIZE.pcap"
-  [ -s "$f" ] && [ -s "$f.truth.json" ] || $BIN/examples/gen_capture --kind "$kind" --size "$SIZE" -o "$f"
+  f="$DIR/$kind-$SIZE-x$SCALE.pcap"
+  [ -s "$f" ] && [ -s "$f.truth.json" ] ||
+    $BIN/examples/gen_capture --kind "$kind" --size "$SIZE" --handshake-scale "$SCALE" -o "$f"
   # Exact counts, or fail.
   taskset -c 0 $BIN/wsdiag analyze --format json --jobs 1 "$f" > "$DIR/$kind.json" || [ $? -eq 1 ]
   python3 - "$f.truth.json" "$DIR/$kind.json" <<'PY'
