@@ -438,6 +438,10 @@ impl InputAnalysis {
         &mut self,
         f: &mut dyn FnMut(Live<'_>) -> io::Result<()>,
     ) -> io::Result<()> {
+        // Called after every packet; almost always there is nothing.
+        if !self.sink.diag.has_finished() {
+            return Ok(());
+        }
         for handshake in self.sink.diag.take_finished() {
             let finding = Finding {
                 input: self.name.clone(),

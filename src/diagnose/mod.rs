@@ -378,6 +378,11 @@ impl Diagnoser {
         }
     }
 
+    /// Whether a handshake or a session was judged since the last `take_finished*` calls.
+    pub fn has_finished(&self) -> bool {
+        !self.done.is_empty() || !self.sessions.is_empty()
+    }
+
     /// Handshakes whose verdict became known since the last call (for live output).
     pub fn take_finished(&mut self) -> std::vec::Drain<'_, Handshake> {
         self.done.drain(..)

@@ -831,15 +831,20 @@ fn framing_anomalies(
     // One pass over the headers: most heads repeat nothing and carry no Transfer-Encoding.
     let mut repeats = [0usize; NO_REPEAT.len()];
     let (mut has_te, mut has_cl) = (false, false);
+    // The Content-Length value when there is exactly one such header.
+    let mut single_cl: Option<&[u8]> = None;
     for h in headers {
         if let Some(i) = NO_REPEAT
             .iter()
             .position(|n| h.name.eq_ignore_ascii_case(n))
         {
             repeats[i] += 1;
+            if NO_REPEAT[i] == "content-length" {
+                has_cl = true;
+                single_cl = (repeats[i] == 1).then_some(h.value.as_slice());
+            }
         }
         has_te |= h.name.eq_ignore_ascii_case("transfer-encoding");
-        has_cl |= h.name.eq_ignore_ascii_case("content-length");
     }
     for (name, n) in NO_REPEAT.iter().zip(repeats) {
         if n > 1 {
@@ -870,6 +875,13 @@ fn framing_anomalies(
     }
     if !has_cl {
         return Framing::None;
+    }
+    // The usual case, one plain number, without the token split below.
+    if let Some(n) = single_cl
+        .filter(|v| !v.is_empty() && v.iter().all(u8::is_ascii_digit))
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
+    {
+        return Framing::Length(n);
     }
     let mut value: Option<u64> = None;
     for l in lengths() {
