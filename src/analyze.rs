@@ -2,17 +2,20 @@
 //! `source` are decoded, reassembled by `tcp`, parsed by `http` and judged by `diagnose`; the
 //! result is one [`Analysis`] for `report`. Data flows one way; this module only routes it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
 
 use crate::common::{Direction, PacketRef, Timestamp, Warning};
 use crate::decode::{decode, Decoded, TcpSegment};
 use crate::diagnose::{DiagnoseConfig, Diagnoser, Findings, Handshake, SessionFinding};
-use crate::http::{HttpConfig, HttpConn, HttpEvent};
+use crate::http::{HeadBuffers, HttpConfig, HttpConn, HttpEvent};
 use crate::report::{Analysis, Finding, InputInfo, InputWarning, Live, SessionRecord, StuckRecord};
 use crate::source::{CaptureReader, Packet, SourceError};
-use crate::tcp::{ConnId, ConnInfo, ConnTable, StreamEvent, StreamSink, TcpConfig};
+use crate::tcp::{ConnInfo, ConnMap, ConnTable, StreamEvent, StreamSink, TcpConfig};
 use crate::ws::session::Session;
+
+/// Head buffers kept from ended connections for new ones: enough for a burst of openings.
+const RECYCLED: usize = 64;
 
 /// Warnings listed per code; more are counted, not listed.
 const WARNINGS_PER_CODE: u64 = 20;
@@ -26,6 +29,33 @@ pub struct AnalyzeConfig {
     pub tcp: TcpConfig,
     pub http: HttpConfig,
     pub diagnose: DiagnoseConfig,
+    /// Draw a progress bar on stderr for long files (only when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// Files smaller than this get no progress bar: they are done before it would be read.
+const PROGRESS_MIN_BYTES: u64 = 64 << 20;
+
+/// A progress bar over one file's bytes, on stderr; hidden when not wanted.
+fn progress_bar(
+    bars: &indicatif::MultiProgress,
+    path: &str,
+    cfg: &AnalyzeConfig,
+) -> indicatif::ProgressBar {
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    if !cfg.progress || size < PROGRESS_MIN_BYTES {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = bars.add(indicatif::ProgressBar::new(size));
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(path.to_string());
+    bar
 }
 
 /// A live capture's settings.
@@ -155,50 +185,188 @@ pub fn capture(
     Ok(analysis)
 }
 
-/// Analyses the inputs one after the other and merges what they hold. `on_finding` sees each
-/// handshake as soon as its verdict is known (for live output); the returned [`Analysis`] holds
-/// them all, in capture order.
+/// Analyses the inputs and merges what they hold. `on_finding` sees each handshake as soon as
+/// its verdict is known (for live output); the returned [`Analysis`] holds them all, in
+/// capture order.
+///
+/// A directory stands for the capture files in it, by name. With `jobs` above 1 and several
+/// files (and no stdin), up to `jobs` files are analysed at once, each on its own thread; the
+/// results, and what `on_finding` sees, are then handed on in input order, so the report is
+/// the same as a sequential run's, byte for byte. (Live output then comes file by file, as each
+/// is done, rather than packet by packet.)
 pub fn analyze(
     inputs: &[String],
     cfg: &AnalyzeConfig,
+    jobs: usize,
     on_finding: &mut dyn FnMut(Live<'_>) -> io::Result<()>,
 ) -> Result<Analysis, AnalyzeError> {
+    let inputs = expand_directories(inputs)?;
+    let bars = indicatif::MultiProgress::with_draw_target(indicatif::ProgressDrawTarget::stderr());
     let mut merged = Merged::new(cfg);
-    for path in inputs {
-        let mut reader = CaptureReader::open(path)?;
-        let mut input = InputAnalysis::new(path, cfg);
-        loop {
-            match reader.next_packet() {
-                Ok(Some(packet)) => input.packet(&packet),
-                Ok(None) => break,
-                Err(e) => {
-                    input.warning(Warning {
-                        packet: None,
-                        code: "read_error",
-                        message: format!("{e}; stopped reading"),
-                    });
-                    break;
-                }
-            }
-            input.drain_finished(on_finding)?;
+    let jobs = jobs.clamp(1, inputs.len().max(1));
+    if jobs == 1 || inputs.iter().any(|p| p == "-") {
+        for path in &inputs {
+            let (info, result) = analyze_input(path, cfg, &bars, on_finding)?;
+            merged.add(info, result);
         }
-        for w in reader.take_warnings() {
-            input.warning(w);
+        return Ok(merged.into_analysis());
+    }
+    for done in analyze_in_parallel(&inputs, cfg, jobs, &bars) {
+        let Done { outcome, live } = done;
+        // Replayed in input order; an input that failed stops the run where a sequential run
+        // would have stopped, after the live items before the failure.
+        for item in &live {
+            on_finding(item.as_live())?;
         }
-        let bytes = std::fs::metadata(path)
-            .ok()
-            .filter(|m| m.is_file())
-            .map_or(reader.bytes_read(), |m| m.len());
-        let info = InputInfo {
-            path: path.clone(),
-            format: reader.format().name().to_string(),
-            link_types: reader.link_types().iter().map(|l| l.name()).collect(),
-            bytes,
-            packets: input.packets,
-        };
-        merged.add(info, input.finish(on_finding)?);
+        let (info, result) = outcome?;
+        merged.add(info, result);
     }
     Ok(merged.into_analysis())
+}
+
+/// What one input gave on a worker thread: its result, and the live items in the order a
+/// sequential run would have shown them.
+struct Done {
+    outcome: Result<(InputInfo, InputResult), AnalyzeError>,
+    live: Vec<LiveItem>,
+}
+
+enum LiveItem {
+    Handshake(Box<Finding>),
+    Session(Box<SessionRecord>),
+}
+
+impl LiveItem {
+    fn as_live(&self) -> Live<'_> {
+        match self {
+            LiveItem::Handshake(f) => Live::Handshake(f),
+            LiveItem::Session(s) => Live::Session(s),
+        }
+    }
+}
+
+/// Analyses `inputs` on `jobs` threads (each takes the next file not yet taken); the results
+/// come back in input order.
+fn analyze_in_parallel(
+    inputs: &[String],
+    cfg: &AnalyzeConfig,
+    jobs: usize,
+    bars: &indicatif::MultiProgress,
+) -> Vec<Done> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<Done>>> = inputs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(path) = inputs.get(i) else { break };
+                let mut live = Vec::new();
+                let outcome = analyze_input(path, cfg, bars, &mut |item| {
+                    live.push(match item {
+                        Live::Handshake(f) => LiveItem::Handshake(Box::new(f.clone())),
+                        Live::Session(s) => LiveItem::Session(Box::new(s.clone())),
+                    });
+                    Ok(())
+                });
+                *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(Done { outcome, live });
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .expect("every input was analysed")
+        })
+        .collect()
+}
+
+/// Capture files are recognised in a directory by these extensions.
+const CAPTURE_EXTENSIONS: [&str; 3] = ["pcap", "pcapng", "cap"];
+
+/// Each directory among `inputs` replaced by the capture files in it, sorted by name.
+fn expand_directories(inputs: &[String]) -> Result<Vec<String>, AnalyzeError> {
+    let mut out = Vec::new();
+    for input in inputs {
+        let path = std::path::Path::new(input);
+        if input == "-" || !path.is_dir() {
+            out.push(input.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(path).map_err(|source| SourceError::Open {
+            path: input.clone(),
+            source,
+        })?;
+        let mut files: Vec<String> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .filter(|p| {
+                p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| CAPTURE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+            })
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        if files.is_empty() {
+            return Err(SourceError::IsDirectory {
+                path: input.clone(),
+            }
+            .into());
+        }
+        files.sort();
+        out.extend(files);
+    }
+    Ok(out)
+}
+
+/// One input, start to end.
+fn analyze_input(
+    path: &str,
+    cfg: &AnalyzeConfig,
+    bars: &indicatif::MultiProgress,
+    on_finding: &mut dyn FnMut(Live<'_>) -> io::Result<()>,
+) -> Result<(InputInfo, InputResult), AnalyzeError> {
+    let mut reader = CaptureReader::open(path)?;
+    let mut input = InputAnalysis::new(path, cfg);
+    let bar = progress_bar(bars, path, cfg);
+    loop {
+        if input.packets.is_multiple_of(4096) && !bar.is_hidden() {
+            bar.set_position(reader.bytes_read());
+        }
+        match reader.next_packet() {
+            Ok(Some(packet)) => input.packet(&packet),
+            Ok(None) => break,
+            Err(e) => {
+                input.warning(Warning {
+                    packet: None,
+                    code: "read_error",
+                    message: format!("{e}; stopped reading"),
+                });
+                break;
+            }
+        }
+        input.drain_finished(on_finding)?;
+    }
+    bar.finish_and_clear();
+    for w in reader.take_warnings() {
+        input.warning(w);
+    }
+    let bytes = std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map_or(reader.bytes_read(), |m| m.len());
+    let info = InputInfo {
+        path: path.to_string(),
+        format: reader.format().name().to_string(),
+        link_types: reader.link_types().iter().map(|l| l.name()).collect(),
+        bytes,
+        packets: input.packets,
+    };
+    Ok((info, input.finish(on_finding)?))
 }
 
 /// One input being analysed: feed it packets in capture order; it routes them through decode,
@@ -242,7 +410,8 @@ impl InputAnalysis {
                 tls_seen: false,
                 http_config: cfg.http.clone(),
                 decode_as_websocket: cfg.decode_as_websocket.clone(),
-                conns: HashMap::new(),
+                conns: ConnMap::default(),
+                recycled: Vec::new(),
                 diag: Diagnoser::new(cfg.diagnose.clone()),
                 warnings: CappedWarnings::default(),
             },
@@ -316,6 +485,10 @@ impl InputAnalysis {
     ) -> io::Result<()> {
         for w in self.sink.diag.take_warnings() {
             self.diag_warnings.push(w);
+        }
+        // Called after every packet; almost always there is nothing.
+        if !self.sink.diag.has_finished() {
+            return Ok(());
         }
         for handshake in self.sink.diag.take_finished() {
             let finding = Finding {
@@ -545,7 +718,9 @@ struct Sink {
     http_config: HttpConfig,
     /// Ports whose connections are WebSocket frames from the start (`--decode-as`).
     decode_as_websocket: Vec<u16>,
-    conns: HashMap<ConnId, Conn>,
+    conns: ConnMap<Conn>,
+    /// Head buffers of connections that ended, for new ones (at most [`RECYCLED`]).
+    recycled: Vec<HeadBuffers>,
     diag: Diagnoser,
     warnings: CappedWarnings,
 }
@@ -604,12 +779,15 @@ impl StreamSink for Sink {
         // The HTTP parser of a connection is made when its first bytes (or gap) arrive: a
         // connection that never carries any (a SYN flood's half-open ones) costs only its entry
         // in the TCP table. Nothing can happen before that: an end or a close of an empty
-        // stream has no HTTP meaning.
+        // stream has no HTTP meaning. Its head buffers come from a connection that ended.
         let c = match ev {
             StreamEvent::Opened => return,
             StreamEvent::Data { .. } | StreamEvent::Gap { .. } => {
                 self.conns.entry(conn.id).or_insert_with(|| Conn {
-                    http: HttpConn::new(&self.http_config),
+                    http: HttpConn::with_buffers(
+                        &self.http_config,
+                        self.recycled.pop().unwrap_or_default(),
+                    ),
                     info: conn.clone(),
                     swapped: None,
                     session: None,
@@ -747,6 +925,9 @@ impl StreamSink for Sink {
                     diag.session_ended(&c.info, s.into_facts());
                 }
                 diag.connection_closed(&c.info);
+                if self.recycled.len() < RECYCLED {
+                    self.recycled.push(http.into_buffers());
+                }
             }
         }
     }

@@ -182,6 +182,11 @@ struct AnalyzeArgs {
     #[arg(required = true, value_name = "FILE")]
     files: Vec<String>,
 
+    /// Files analysed at once, each on its own thread (default: the number of cores); the
+    /// report is the same whatever the number.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    jobs: Option<u32>,
+
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -335,6 +340,8 @@ pub struct NginxConfigArg {
 pub enum Command {
     Analyze {
         files: Vec<String>,
+        /// Files analysed at once.
+        jobs: usize,
         output: Output,
         config: AnalyzeConfig,
         nginx: Option<NginxConfigArg>,
@@ -408,10 +415,19 @@ fn command_from(cli: Cli, command_line: Vec<String>) -> Result<Command, clap::Er
         Sub::Analyze(a) => {
             let nginx = nginx_config(&a.common);
             let (output, config) = common(a.common, command_line)?;
+            let jobs = a.jobs.map_or_else(
+                || std::thread::available_parallelism().map_or(1, |n| n.get()),
+                |n| n as usize,
+            );
+            // A progress bar for long files, on a terminal only: never into a pipe or a file,
+            // and not while reading a stream (its length is unknown).
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && !a.files.iter().any(|f| f == "-");
             Command::Analyze {
                 files: a.files,
+                jobs,
                 output,
-                config,
+                config: AnalyzeConfig { progress, ..config },
                 nginx,
             }
         }
@@ -547,6 +563,7 @@ fn common(
             http: HttpConfig {
                 max_head_bytes: a.max_head.max(64),
             },
+            progress: false,
             diagnose: DiagnoseConfig {
                 hops: crate::diagnose::hops::HopHints {
                     proxy_ports: a.proxy_ports,

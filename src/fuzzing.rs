@@ -175,6 +175,7 @@ pub fn tcp_http(data: &[u8]) {
             max_head_bytes: 64 << ((h >> 5) & 3),
         },
         diagnose: DiagnoseConfig::default(),
+        progress: false,
     };
     let mut input = InputAnalysis::new("fuzz", &cfg);
     let mut ignore = |_: report::Live<'_>| Ok(());

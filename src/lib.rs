@@ -53,6 +53,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
     let result = match command {
         Command::Analyze {
             files,
+            jobs,
             mut output,
             config,
             nginx,
@@ -63,7 +64,7 @@ pub fn run(command: Command) -> anyhow::Result<u8> {
             // streams.
             let live = files.iter().any(|f| f == "-");
             let mut reporter = Reporter::new(&mut *out, output, live);
-            analyze::analyze(&files, &config, &mut |item| {
+            analyze::analyze(&files, &config, jobs, &mut |item| {
                 seen_failure |= is_failure(item);
                 reporter.live(located(routing.as_ref(), item).as_live())
             })

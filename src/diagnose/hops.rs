@@ -46,9 +46,21 @@ pub struct Seen {
 
 /// Ports that received a request which another port received again right after, with the same
 /// method and resource: the proxy's listening ports.
+///
+/// Quadratic within the pairing window, so the common case is cut short: a capture of one hop
+/// (every request to one port) has no pair, and a port already found needs no second pair.
 fn proxy_ports_from_requests(seen: &[Seen]) -> BTreeSet<u16> {
     let mut ports = BTreeSet::new();
+    let one_port = seen
+        .windows(2)
+        .all(|w| w[0].server_port == w[1].server_port);
+    if one_port {
+        return ports;
+    }
     for (i, a) in seen.iter().enumerate() {
+        if ports.contains(&a.server_port) {
+            continue;
+        }
         let later = seen[i + 1..]
             .iter()
             .take_while(|b| b.ts - a.ts <= PAIR_WINDOW_NS)

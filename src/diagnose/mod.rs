@@ -13,14 +13,14 @@ pub mod polling;
 pub mod redact;
 pub mod session;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
 use serde::Serialize;
 
 use crate::common::{PacketRef, Timestamp, Warning};
 use crate::http::{HttpEvent, RequestHead, ResponseHead};
-use crate::tcp::{ConnId, ConnInfo};
+use crate::tcp::{ConnId, ConnInfo, ConnMap};
 use crate::ws::session::SessionFacts;
 pub use session::SessionFinding;
 
@@ -251,13 +251,13 @@ enum PendingKind {
 pub struct Diagnoser {
     config: DiagnoseConfig,
     redactor: redact::Redactor,
-    pending: HashMap<ConnId, VecDeque<Pending>>,
+    pending: ConnMap<VecDeque<Pending>>,
     /// The handshake that opened each connection's tunnel (request packet, target).
-    tunnels: HashMap<ConnId, (u64, String)>,
+    tunnels: ConnMap<(u64, String)>,
     done: Vec<Handshake>,
     /// A refused handshake per connection whose answer's body is still arriving: (request
     /// index, handshake, body so far).
-    awaiting: HashMap<ConnId, (u64, Box<Handshake>, Vec<u8>)>,
+    awaiting: ConnMap<(u64, Box<Handshake>, Vec<u8>)>,
     /// The first requests of the input, for telling the hops apart (see `hops`).
     seen: Vec<hops::Seen>,
     /// Long-polling fallbacks (socket.io, SignalR).
@@ -392,6 +392,11 @@ impl Diagnoser {
         std::mem::take(&mut self.warnings)
     }
 
+    /// Whether a handshake or a session was judged since the last `take_finished*` calls.
+    pub fn has_finished(&self) -> bool {
+        !self.done.is_empty() || !self.sessions.is_empty()
+    }
+
     /// Handshakes whose verdict became known since the last call (for live output).
     pub fn take_finished(&mut self) -> std::vec::Drain<'_, Handshake> {
         self.done.drain(..)
@@ -516,9 +521,8 @@ impl Diagnoser {
         } else {
             None
         };
-        if queue.is_empty() {
-            self.pending.remove(&conn.id);
-        }
+        // An emptied queue stays until its connection closes: the next request on a keep-alive
+        // connection reuses it instead of allocating.
         for p in unanswered {
             self.finish(p, None, None);
         }

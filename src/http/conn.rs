@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 
 use super::body::{Body, Chunked, Outcome};
-use super::head::{parse_request, parse_response, tokens, RequestHead, ResponseHead};
+use super::head::{parse_request, parse_response, tokens, Header, RequestHead, ResponseHead};
 use super::scan::{HeadScan, Kind, Scan};
 use crate::common::Direction;
 
@@ -216,12 +216,35 @@ pub struct HttpConn {
     tunnel: bool,
     tunnel_bytes: [u64; 2],
     tunnel_gap_bytes: [u64; 2],
+    /// The last heads parsed, handed on by reference and refilled for the next message.
     request: RequestHead,
     response: ResponseHead,
+    /// Header entries not in use by `request` or `response`, kept for the next head.
+    spare_headers: Vec<Header>,
+}
+
+/// The buffers a connection parses its heads into. A connection that ended hands them to a new
+/// one ([`HttpConn::into_buffers`], [`HttpConn::with_buffers`]), so that a capture of many
+/// short connections does not allocate every header anew for each.
+#[derive(Debug, Default)]
+pub struct HeadBuffers {
+    request: RequestHead,
+    response: ResponseHead,
+    spare: Vec<Header>,
 }
 
 impl HttpConn {
     pub fn new(cfg: &HttpConfig) -> Self {
+        HttpConn::with_buffers(cfg, HeadBuffers::default())
+    }
+
+    /// A new connection that parses into `buffers` (what they held is overwritten).
+    pub fn with_buffers(cfg: &HttpConfig, buffers: HeadBuffers) -> Self {
+        let HeadBuffers {
+            request,
+            response,
+            spare,
+        } = buffers;
         HttpConn {
             max_head: cfg.max_head_bytes.max(1),
             sides: [
@@ -235,8 +258,18 @@ impl HttpConn {
             tunnel: false,
             tunnel_bytes: [0; 2],
             tunnel_gap_bytes: [0; 2],
-            request: RequestHead::default(),
-            response: ResponseHead::default(),
+            request,
+            response,
+            spare_headers: spare,
+        }
+    }
+
+    /// The connection ended: its head buffers, for the next one.
+    pub fn into_buffers(self) -> HeadBuffers {
+        HeadBuffers {
+            request: self.request,
+            response: self.response,
+            spare: self.spare_headers,
         }
     }
 
@@ -617,7 +650,8 @@ impl HttpConn {
 
     fn on_request(&mut self, raw: &[u8], out: &mut impl FnMut(HttpEvent<'_>)) {
         let dir = Direction::ToServer;
-        let (head, lenient) = parse_request(raw);
+        let lenient = parse_request(raw, &mut self.request, &mut self.spare_headers);
+        let head = &self.request;
         let index = self.next_request;
         self.next_request += 1;
         let method = match head.method.as_str() {
@@ -630,7 +664,6 @@ impl HttpConn {
         }
         let upgrade = method == Method::Connect
             || (head.header("upgrade").is_some() && head.has_token("connection", "upgrade"));
-        self.request = head;
         out(HttpEvent::Request {
             index,
             head: &self.request,
@@ -658,9 +691,8 @@ impl HttpConn {
 
     fn on_response(&mut self, raw: &[u8], out: &mut impl FnMut(HttpEvent<'_>)) {
         let dir = Direction::ToClient;
-        let (head, lenient) = parse_response(raw);
-        let status = head.status;
-        self.response = head;
+        let lenient = parse_response(raw, &mut self.response, &mut self.spare_headers);
+        let status = self.response.status;
         if (100..200).contains(&status) && status != 101 {
             let index = self.pending.front().map(|p| p.index);
             out(HttpEvent::Interim {
@@ -806,30 +838,41 @@ fn framing_anomalies(
             "some header lines are invalid; read leniently".to_string(),
         );
     }
-    for name in NO_REPEAT {
-        let n = headers
+    // One pass over the headers: most heads repeat nothing and carry no Transfer-Encoding.
+    let mut repeats = [0usize; NO_REPEAT.len()];
+    let (mut has_te, mut has_cl) = (false, false);
+    // The Content-Length value when there is exactly one such header.
+    let mut single_cl: Option<&[u8]> = None;
+    for h in headers {
+        if let Some(i) = NO_REPEAT
             .iter()
-            .filter(|h| h.name.eq_ignore_ascii_case(name))
-            .count();
+            .position(|n| h.name.eq_ignore_ascii_case(n))
+        {
+            repeats[i] += 1;
+            if NO_REPEAT[i] == "content-length" {
+                has_cl = true;
+                single_cl = (repeats[i] == 1).then_some(h.value.as_slice());
+            }
+        }
+        has_te |= h.name.eq_ignore_ascii_case("transfer-encoding");
+    }
+    for (name, n) in NO_REPEAT.iter().zip(repeats) {
         if n > 1 {
             anomaly("duplicate_header", format!("{name} appears {n} times"));
         }
     }
-    let codings: Vec<&[u8]> = tokens(headers, "transfer-encoding").collect();
-    let lengths: Vec<&[u8]> = tokens(headers, "content-length").collect();
-    let has_te = headers
-        .iter()
-        .any(|h| h.name.eq_ignore_ascii_case("transfer-encoding"));
+    let lengths = || tokens(headers, "content-length");
     if has_te {
+        let codings: Vec<&[u8]> = tokens(headers, "transfer-encoding").collect();
         let chunked = codings
             .last()
             .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
-        if !lengths.is_empty() {
+        if let Some(first) = lengths().next() {
             anomaly(
                 "cl_and_chunked",
                 format!(
                     "Content-Length {} and Transfer-Encoding {} both present; Transfer-Encoding wins",
-                    String::from_utf8_lossy(lengths[0]),
+                    String::from_utf8_lossy(first),
                     String::from_utf8_lossy(&codings.join(&b", "[..])),
                 ),
             );
@@ -840,8 +883,18 @@ fn framing_anomalies(
             Framing::OtherCoding
         };
     }
+    if !has_cl {
+        return Framing::None;
+    }
+    // The usual case, one plain number, without the token split below.
+    if let Some(n) = single_cl
+        .filter(|v| !v.is_empty() && v.iter().all(u8::is_ascii_digit))
+        .and_then(|v| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
+    {
+        return Framing::Length(n);
+    }
     let mut value: Option<u64> = None;
-    for l in &lengths {
+    for l in lengths() {
         let parsed = std::str::from_utf8(l)
             .ok()
             .filter(|s| s.bytes().all(|b| b.is_ascii_digit()))

@@ -98,70 +98,82 @@ fn minor(version: &[u8]) -> u8 {
     }
 }
 
-/// Parse a request head. The flag is true when some header lines were invalid and were read
-/// leniently.
-pub(crate) fn parse_request(head: &[u8]) -> (RequestHead, bool) {
-    let (line, rest) = split_start_line(head);
+/// Parses a request head into `head`, reusing its allocations: the strings are refilled and
+/// header entries come from `spare` (where the previous head's go back), so once a connection
+/// has seen a head this large, parsing allocates nothing. Returns true when some header lines
+/// were invalid and were read leniently.
+pub(crate) fn parse_request(raw: &[u8], head: &mut RequestHead, spare: &mut Vec<Header>) -> bool {
+    let (line, rest) = split_start_line(raw);
     let mut parts = line.splitn(3, |&b| b == b' ');
-    let method = String::from_utf8_lossy(parts.next().unwrap_or(&[])).into_owned();
-    let target = String::from_utf8_lossy(parts.next().unwrap_or(&[])).into_owned();
-    let version = minor(parts.next().unwrap_or(&[]));
-    let (headers, lenient) = parse_headers(rest);
-    let head = RequestHead {
-        method,
-        target,
-        version,
-        headers,
-    };
-    (head, lenient)
+    refill(&mut head.method, parts.next().unwrap_or(&[]));
+    refill(&mut head.target, parts.next().unwrap_or(&[]));
+    head.version = minor(parts.next().unwrap_or(&[]));
+    parse_headers(rest, &mut head.headers, spare)
 }
 
-/// Parse a response head (see `parse_request`).
-pub(crate) fn parse_response(head: &[u8]) -> (ResponseHead, bool) {
-    let (line, rest) = split_start_line(head);
+/// Parses a response head into `head` (see `parse_request`).
+pub(crate) fn parse_response(raw: &[u8], head: &mut ResponseHead, spare: &mut Vec<Header>) -> bool {
+    let (line, rest) = split_start_line(raw);
     // Checked by the scanner: `HTTP/1.d SP ddd [SP reason]`.
-    let version = minor(line.get(..8).unwrap_or(&[]));
-    let status = line
+    head.version = minor(line.get(..8).unwrap_or(&[]));
+    head.status = line
         .get(9..12)
         .unwrap_or(&[])
         .iter()
         .fold(0u16, |n, &d| n * 10 + u16::from(d.wrapping_sub(b'0') % 10));
-    let reason = String::from_utf8_lossy(line.get(13..).unwrap_or(&[])).into_owned();
-    let (headers, lenient) = parse_headers(rest);
-    let head = ResponseHead {
-        version,
-        status,
-        reason,
-        headers,
-    };
-    (head, lenient)
+    refill(&mut head.reason, line.get(13..).unwrap_or(&[]));
+    parse_headers(rest, &mut head.headers, spare)
 }
 
-/// Headers with httparse; on an error, a lenient line split instead.
-fn parse_headers(rest: &[u8]) -> (Vec<Header>, bool) {
-    let mut small = [httparse::EMPTY_HEADER; 64];
-    let own = |hs: &[httparse::Header<'_>]| -> Vec<Header> {
-        hs.iter()
-            .map(|h| Header {
-                name: h.name.to_owned(),
-                value: h.value.to_vec(),
-            })
-            .collect()
+/// `s` becomes `bytes` (invalid UTF-8 replaced), keeping its allocation.
+fn refill(s: &mut String, bytes: &[u8]) {
+    s.clear();
+    s.push_str(&String::from_utf8_lossy(bytes));
+}
+
+/// Headers with httparse into `out` (its old entries go to `spare` first); on an error, a
+/// lenient line split instead. True when lenient.
+fn parse_headers(rest: &[u8], out: &mut Vec<Header>, spare: &mut Vec<Header>) -> bool {
+    // Entries are refilled in place, by position: the n-th header of a connection's heads is
+    // usually the same one (a proxy writes them in a fixed order), so its capacity fits and
+    // nothing is reallocated. Entries beyond the new count wait in `spare`.
+    let mut fill = |hs: &[httparse::Header<'_>]| {
+        for (i, h) in hs.iter().enumerate() {
+            if i == out.len() {
+                out.push(spare.pop().unwrap_or(Header {
+                    name: String::new(),
+                    value: Vec::new(),
+                }));
+            }
+            let e = &mut out[i];
+            e.name.clear();
+            e.name.push_str(h.name);
+            e.value.clear();
+            e.value.extend_from_slice(h.value);
+        }
+        spare.extend(out.drain(hs.len()..));
     };
+    let mut small = [httparse::EMPTY_HEADER; 64];
     match httparse::parse_headers(rest, &mut small) {
-        Ok(httparse::Status::Complete((_, hs))) => return (own(hs), false),
+        Ok(httparse::Status::Complete((_, hs))) => {
+            fill(hs);
+            return false;
+        }
         Err(httparse::Error::TooManyHeaders) => {
             // Each header takes at least one line, so this many slots always suffice.
             let lines = rest.iter().filter(|&&b| b == b'\n').count() + 1;
             let mut big = vec![httparse::EMPTY_HEADER; lines];
             if let Ok(httparse::Status::Complete((_, hs))) = httparse::parse_headers(rest, &mut big)
             {
-                return (own(hs), false);
+                fill(hs);
+                return false;
             }
         }
         _ => {}
     }
-    (lenient_headers(rest), true)
+    spare.append(out);
+    *out = lenient_headers(rest);
+    true
 }
 
 /// `name: value` per line up to the empty line; folded lines join the previous value; lines
@@ -194,6 +206,54 @@ fn lenient_headers(rest: &[u8]) -> Vec<Header> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_request(raw: &[u8]) -> (RequestHead, bool) {
+        let mut head = RequestHead::default();
+        let lenient = super::parse_request(raw, &mut head, &mut Vec::new());
+        (head, lenient)
+    }
+
+    fn parse_response(raw: &[u8]) -> (ResponseHead, bool) {
+        let mut head = ResponseHead::default();
+        let lenient = super::parse_response(raw, &mut head, &mut Vec::new());
+        (head, lenient)
+    }
+
+    #[test]
+    fn reused_heads_hold_only_the_new_message() {
+        let (mut head, mut spare) = (RequestHead::default(), Vec::new());
+        super::parse_request(
+            b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nX-Long: 0123456789\r\n\r\n",
+            &mut head,
+            &mut spare,
+        );
+        assert!(!super::parse_request(
+            b"GET /b HTTP/1.0\r\nHost: y\r\n\r\n",
+            &mut head,
+            &mut spare
+        ));
+        assert_eq!(head, parse_request(b"GET /b HTTP/1.0\r\nHost: y\r\n\r\n").0);
+        assert_eq!(
+            spare.len(),
+            2,
+            "the entries not needed wait for the next head"
+        );
+        let mut resp = ResponseHead::default();
+        super::parse_response(
+            b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n",
+            &mut resp,
+            &mut spare,
+        );
+        assert!(super::parse_response(
+            b"HTTP/1.1 101 Switching\r\nUpgrade : ws\r\n\r\n",
+            &mut resp,
+            &mut spare
+        ));
+        assert_eq!(
+            resp,
+            parse_response(b"HTTP/1.1 101 Switching\r\nUpgrade : ws\r\n\r\n").0
+        );
+    }
 
     #[test]
     fn request_with_invalid_utf8_target_and_tokens() {

@@ -16,5 +16,5 @@ mod scan;
 #[cfg(test)]
 mod tests;
 
-pub use conn::{HttpConfig, HttpConn, HttpEvent};
+pub use conn::{HeadBuffers, HttpConfig, HttpConn, HttpEvent};
 pub use head::{Header, RequestHead, ResponseHead};

@@ -82,6 +82,19 @@ impl HeadScan {
     pub(crate) fn feed(&mut self, bytes: &[u8], line_only: bool) -> Scan {
         let mut i = 0;
         while let Some(state) = self.line {
+            if let Line::Target(n) = state {
+                // The target is most of a request line: take its run of visible bytes at once
+                // (the same rule as `step_line`'s, which then sees the byte that ends it).
+                let run = bytes[i..]
+                    .iter()
+                    .take_while(|&&b| b > b' ' && b != 0x7f)
+                    .count();
+                if run > 0 {
+                    i += run;
+                    self.line = Some(Line::Target(n.saturating_add(run as u32)));
+                    continue;
+                }
+            }
             let Some(&b) = bytes.get(i) else {
                 return Scan::NeedMore;
             };
@@ -100,7 +113,8 @@ impl HeadScan {
         }
         while i < bytes.len() {
             if self.nl == 0 {
-                match bytes[i..].iter().position(|&b| b == b'\n') {
+                // memchr: header lines are skipped a machine word (or a vector) at a time.
+                match memchr::memchr(b'\n', &bytes[i..]) {
                     Some(p) => {
                         i += p + 1;
                         self.nl = 1;

@@ -94,7 +94,7 @@ pub struct Packet<'a> {
 pub enum SourceError {
     #[error("{path}: {source}")]
     Open { path: String, source: io::Error },
-    #[error("{path}: is a directory; give the capture files inside it")]
+    #[error("{path}: is a directory with no capture files (.pcap, .pcapng, .cap) in it")]
     IsDirectory { path: String },
     #[error("{path}: empty input; expected a pcap or pcapng capture")]
     Empty { path: String },

@@ -8,6 +8,8 @@ mod assembler;
 mod seq;
 mod table;
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::SocketAddr;
 
 use crate::common::{Direction, PacketRef, Warning};
@@ -19,6 +21,29 @@ pub use table::ConnTable;
 /// A connection's number: 1-based, in order of first sight in the capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
+
+/// A map keyed by connection. The keys are numbers wsdiag hands out, not bytes from the
+/// capture, so a plain multiplicative hash is safe and much cheaper than SipHash (these maps
+/// are looked up for every stream event).
+pub type ConnMap<V> = HashMap<ConnId, V, BuildHasherDefault<ConnIdHasher>>;
+
+/// Hashes a [`ConnId`] by one multiplication (Fibonacci hashing).
+#[derive(Default)]
+pub struct ConnIdHasher(u64);
+
+impl Hasher for ConnIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
 
 /// Who is who on a connection, and where it was first seen.
 #[derive(Clone, Debug, PartialEq, Eq)]

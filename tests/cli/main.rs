@@ -386,6 +386,8 @@ fn bad_input_is_a_one_line_error_with_exit_2() {
     std::fs::write(&text, "this is not a capture\n").unwrap();
     let empty = dir.join("empty.pcap");
     std::fs::write(&empty, "").unwrap();
+    let no_captures = dir.join("no-captures");
+    std::fs::create_dir_all(&no_captures).unwrap();
     let gz = dir.join("hop.pcap.gz");
     std::fs::write(
         &gz,
@@ -399,7 +401,7 @@ fn bad_input_is_a_one_line_error_with_exit_2() {
         (text.to_str().unwrap(), "not a pcap or pcapng capture"),
         (empty.to_str().unwrap(), "empty"),
         (gz.to_str().unwrap(), "gzip"),
-        (dir.to_str().unwrap(), "directory"),
+        (no_captures.to_str().unwrap(), "directory"),
     ];
     for (path, says) in cases {
         let (code, out, err) = run(&["analyze", path]);
@@ -706,4 +708,70 @@ fn socket_io_that_never_upgrades_is_stuck_on_polling() {
     // A correct session has no polling at all.
     let (_, v) = json_of("correct-session.pcap");
     assert_eq!(v["stuck_on_polling"], serde_json::json!([]));
+}
+
+#[test]
+fn parallel_runs_give_the_sequential_report_byte_for_byte() {
+    let files: Vec<String> = [
+        "incident-upstream.pcap",
+        "correct-session.pcap",
+        "incident-both-hops.pcap",
+        "backend-rejected.pcap",
+        "keepalive-no-upgrade.pcap",
+        "incident-truncated.pcap",
+        "session-pings.pcap",
+        "plain-http.pcap",
+    ]
+    .iter()
+    .map(|f| sample(f))
+    .collect();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    for format in ["json", "jsonl", "table", "markdown"] {
+        let with = |jobs: &str| {
+            let mut args = vec!["analyze", "--all", "--format", format, "--jobs", jobs];
+            args.extend(&files);
+            run(&args)
+        };
+        let one = with("1");
+        assert!(one.0 == 0 || one.0 == 1, "{}", one.2);
+        for jobs in ["2", "3", "8"] {
+            // The Markdown report quotes the command line: the same but for `--jobs`.
+            let (code, out, err) = with(jobs);
+            let out = out.replace(&format!("--jobs {jobs}"), "--jobs 1");
+            assert_eq!((code, out, err), one, "--jobs {jobs} --format {format}");
+        }
+    }
+}
+
+#[test]
+fn a_directory_is_the_capture_files_in_it_by_name() {
+    let dir = std::env::temp_dir().join(format!("wsdiag-dir-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, sample_name) in [
+        ("b.pcap", "correct-session.pcap"),
+        ("a.pcap", "incident-upstream.pcap"),
+        ("c.pcapng", "incident-upstream.pcapng"),
+    ] {
+        std::fs::copy(sample(sample_name), dir.join(name)).unwrap();
+    }
+    std::fs::write(dir.join("notes.txt"), "not a capture").unwrap();
+    let (code, out, err) = run(&["analyze", "--format", "json", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let inputs: Vec<String> = v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            i["path"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(inputs, ["a.pcap", "b.pcap", "c.pcapng"]);
+    let _ = std::fs::remove_dir_all(&dir);
 }
