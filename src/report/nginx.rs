@@ -102,27 +102,15 @@ pub fn write_table(out: &mut dyn Write, r: &NginxReport) -> io::Result<()> {
         };
         writeln!(out, "\n{title}:")?;
         for f in of_level {
-            let place = if f.line > 0 {
-                format!("{}:{}", f.file, f.line)
-            } else {
-                f.file.clone()
-            };
             let loc = f
                 .location
                 .as_deref()
                 .map(|l| format!(" `{l}`"))
                 .unwrap_or_default();
-            writeln!(out, "  [{}] {place}{loc}: {}", f.code, f.message)?;
+            writeln!(out, "  [{}] {}{loc}: {}", f.code, place(f), f.message)?;
         }
     }
-    let mut fixes: Vec<(&str, &str)> = r
-        .findings
-        .iter()
-        .filter(|f| f.level != Level::Advice)
-        .filter_map(|f| f.fix.as_deref().map(|x| (f.code, x)))
-        .collect();
-    fixes.sort();
-    fixes.dedup();
+    let fixes = distinct_fixes(r);
     if !fixes.is_empty() {
         writeln!(out, "\nFix:")?;
         for (code, fix) in fixes {
@@ -227,11 +215,6 @@ pub fn write_markdown(out: &mut dyn Write, r: &NginxReport) -> io::Result<()> {
         };
         writeln!(out, "### {title}\n")?;
         for f in of_level {
-            let place = if f.line > 0 {
-                format!("{}:{}", f.file, f.line)
-            } else {
-                f.file.clone()
-            };
             let loc = f
                 .location
                 .as_deref()
@@ -241,20 +224,13 @@ pub fn write_markdown(out: &mut dyn Write, r: &NginxReport) -> io::Result<()> {
                 out,
                 "- `{}` {}{loc}: {}",
                 f.code,
-                code(&place),
+                code(&place(f)),
                 f.message.replace('<', "&lt;")
             )?;
         }
         writeln!(out)?;
     }
-    let mut fixes: Vec<(&str, &str)> = r
-        .findings
-        .iter()
-        .filter(|f| f.level != Level::Advice)
-        .filter_map(|f| f.fix.as_deref().map(|x| (f.code, x)))
-        .collect();
-    fixes.sort();
-    fixes.dedup();
+    let fixes = distinct_fixes(r);
     if !fixes.is_empty() {
         writeln!(out, "## Fix\n")?;
         for (c, fix) in fixes {
@@ -268,4 +244,26 @@ pub fn write_markdown(out: &mut dyn Write, r: &NginxReport) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where a finding is: `file:line`, or the file alone for file-level findings.
+fn place(f: &crate::nginx::ConfigFinding) -> String {
+    if f.line > 0 {
+        format!("{}:{}", f.file, f.line)
+    } else {
+        f.file.clone()
+    }
+}
+
+/// Each distinct (code, fix) of the errors and warnings once, in code order.
+fn distinct_fixes(r: &NginxReport) -> Vec<(&'static str, &str)> {
+    let mut fixes: Vec<(&str, &str)> = r
+        .findings
+        .iter()
+        .filter(|f| f.level != Level::Advice)
+        .filter_map(|f| f.fix.as_deref().map(|x| (f.code, x)))
+        .collect();
+    fixes.sort();
+    fixes.dedup();
+    fixes
 }
