@@ -322,6 +322,9 @@ impl HttpConn {
                         self.message_end(dir, out);
                     }
                     Outcome::Bad(n, reason) => {
+                        // The bytes before the one that broke the framing are body, as they
+                        // would have been had they come in a chunk of their own.
+                        self.body_start(dir, &rest[..n - 1], out);
                         pos += n;
                         let line_start = rest[n - 1] == b'\n';
                         // A body that breaks its own framing (a chunk size past 2^64, a missing
