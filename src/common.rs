@@ -44,6 +44,16 @@ impl Timestamp {
     pub fn subsec_nanos(self) -> u32 {
         self.0.rem_euclid(1_000_000_000) as u32
     }
+    /// Nanoseconds from `earlier` to `self`, saturating: capture timestamps can be anything.
+    pub fn nanos_since(self, earlier: Timestamp) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// Seconds from `earlier` to `self` (negative when `self` is earlier), without overflow.
+    pub fn secs_since(self, earlier: Timestamp) -> f64 {
+        (i128::from(self.0) - i128::from(earlier.0)) as f64 / 1e9
+    }
+
     /// RFC 3339 in UTC with microseconds, e.g. `2026-11-26T11:10:46.123456Z`.
     pub fn rfc3339(self) -> String {
         let (y, m, d, hh, mm, ss) = civil(self.secs());

@@ -63,7 +63,7 @@ fn proxy_ports_from_requests(seen: &[Seen]) -> BTreeSet<u16> {
         }
         let later = seen[i + 1..]
             .iter()
-            .take_while(|b| b.ts - a.ts <= PAIR_WINDOW_NS)
+            .take_while(|b| b.ts.saturating_sub(a.ts) <= PAIR_WINDOW_NS)
             .find(|b| {
                 b.server_port != a.server_port
                     && b.method == a.method
@@ -124,7 +124,7 @@ pub fn correlate(handshakes: &mut [Handshake], seen: &[Seen], hints: &HopHints) 
             !paired.contains(&u)
                 && !is_client_hop(hu)
                 && (hc.key.is_none() || hu.key.is_none())
-                && hu.ts.0 - hc.ts.0 <= PAIR_WINDOW_NS
+                && hu.ts.nanos_since(hc.ts) <= PAIR_WINDOW_NS
                 && hc.request.method == hu.request.method
                 && same_resource(&hc.request.target, &hu.request.target)
         });

@@ -541,7 +541,7 @@ impl Diagnoser {
             PendingKind::Handshake(mut hs, key) => {
                 if let (Some(resp), Some(at)) = (resp, at) {
                     hs.response_packet = Some(at.number);
-                    hs.response_delay = Some((at.ts.0 - p.at.ts.0) as f64 / 1e9);
+                    hs.response_delay = Some(at.ts.secs_since(p.at.ts));
                     let accept_valid = match (resp.status, &key) {
                         (101, Some(key)) => Some(
                             resp.header("sec-websocket-accept")

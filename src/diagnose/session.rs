@@ -177,7 +177,7 @@ pub fn judge(open: Opening, facts: SessionFacts) -> SessionFinding {
                 .into(),
         );
     }
-    let duration = (facts.last_activity.0 - facts.start.0).max(0) as f64 / 1e9;
+    let duration = facts.last_activity.secs_since(facts.start).max(0.0);
     let close_completed = facts.close.is_some() && facts.close_reply.is_some();
     SessionFinding {
         connection: open.connection,

@@ -294,7 +294,7 @@ fn analysed(b: &mut Vec<Block>, a: &Analysis, out: &Output) {
             text(first.rfc3339()),
             text(" to "),
             text(last.rfc3339()),
-            text(format!(" ({})", duration(last.0 - first.0))),
+            text(format!(" ({})", duration(last.nanos_since(first)))),
         ]);
     }
     items.push(vec![text(format!(

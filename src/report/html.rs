@@ -175,13 +175,15 @@ fn svg(out: &mut dyn Write, t: &Timeline) -> io::Result<()> {
     let (Some(t0), Some(t1)) = (times.clone().min(), times.max()) else {
         return Ok(());
     };
-    let span = (t1 - t0) as f64;
+    // Capture timestamps can be anything: differences in i128, so none overflows.
+    let diff = |a: i64, b: i64| i128::from(a) - i128::from(b);
+    let span = diff(t1, t0) as f64;
     let plot = WIDTH - LEFT - RIGHT;
     let x_of = |ts: i64| {
         if span <= 0.0 {
             LEFT + plot / 2.0
         } else {
-            LEFT + (ts - t0) as f64 / span * plot
+            LEFT + diff(ts, t0) as f64 / span * plot
         }
     };
     let axis_y = bars_top + BAR * t.bars.len() as f64 + 6.0;
@@ -218,7 +220,9 @@ fn svg(out: &mut dyn Write, t: &Timeline) -> io::Result<()> {
     let ticks: Vec<i64> = if span <= 0.0 {
         vec![t0]
     } else {
-        (0..=4).map(|i| t0 + (t1 - t0) * i / 4).collect()
+        (0..=4)
+            .map(|i| (i128::from(t0) + diff(t1, t0) * i / 4) as i64)
+            .collect()
     };
     for (i, ts) in ticks.iter().enumerate() {
         let x = x_of(*ts);
@@ -239,7 +243,7 @@ fn svg(out: &mut dyn Write, t: &Timeline) -> io::Result<()> {
             let s = crate::common::Timestamp(*ts).rfc3339();
             s.get(11..23).unwrap_or(&s).to_string()
         } else {
-            format!("+{}", offset(ts - t0))
+            format!("+{}", offset(diff(*ts, t0) as f64))
         };
         writeln!(
             out,
@@ -294,8 +298,8 @@ fn svg(out: &mut dyn Write, t: &Timeline) -> io::Result<()> {
 }
 
 /// A time offset with a unit that suits it.
-fn offset(nanos: i64) -> String {
-    let n = nanos as f64;
+fn offset(nanos: f64) -> String {
+    let n = nanos;
     if n < 1e6 {
         format!("{:.0} µs", n / 1e3)
     } else if n < 1e9 {

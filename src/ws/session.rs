@@ -359,7 +359,7 @@ impl Session {
 }
 
 fn secs(later: Timestamp, earlier: Timestamp) -> f64 {
-    (later.0 - earlier.0).max(0) as f64 / 1e9
+    later.secs_since(earlier).max(0.0)
 }
 
 #[cfg(test)]
