@@ -254,7 +254,9 @@ pub struct Diagnoser {
     pending: ConnMap<VecDeque<Pending>>,
     /// The handshake that opened each connection's tunnel (request packet, target).
     tunnels: ConnMap<(u64, String)>,
-    done: Vec<Handshake>,
+    /// Boxed, as in `pending`: a report holds thousands, and the lists that gather them move
+    /// pointers, not whole handshakes.
+    done: Vec<Box<Handshake>>,
     /// A refused handshake per connection whose answer's body is still arriving: (request
     /// index, handshake, body so far).
     awaiting: ConnMap<(u64, Box<Handshake>, Vec<u8>)>,
@@ -398,7 +400,7 @@ impl Diagnoser {
     }
 
     /// Handshakes whose verdict became known since the last call (for live output).
-    pub fn take_finished(&mut self) -> std::vec::Drain<'_, Handshake> {
+    pub fn take_finished(&mut self) -> std::vec::Drain<'_, Box<Handshake>> {
         self.done.drain(..)
     }
 
@@ -576,7 +578,7 @@ impl Diagnoser {
                         self.complete_awaiting(conn);
                         self.awaiting.insert(conn, (p.index, hs, Vec::new()));
                     }
-                    _ => self.done.push(*hs),
+                    _ => self.done.push(hs),
                 }
             }
         }
@@ -613,7 +615,7 @@ impl Diagnoser {
                 ));
             }
         }
-        self.done.push(*hs);
+        self.done.push(hs);
     }
 }
 
@@ -626,7 +628,7 @@ pub struct Findings {
     pub polling: polling::PollingWatch,
     /// The first requests (capped), for pairing hops.
     pub seen: Vec<hops::Seen>,
-    pub handshakes: Vec<Handshake>,
+    pub handshakes: Vec<Box<Handshake>>,
     pub sessions: Vec<SessionFinding>,
     pub plain: Vec<PlainRequest>,
     pub counts: Counts,
