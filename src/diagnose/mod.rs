@@ -661,7 +661,7 @@ fn summarize(head: &RequestHead, redactor: &redact::Redactor) -> RequestSummary 
         head: head_lines(
             head.headers
                 .iter()
-                .map(|h| (h.name.as_str(), String::from_utf8_lossy(&h.value))),
+                .map(|h| (h.name, String::from_utf8_lossy(h.value))),
             redactor,
         ),
     }
