@@ -255,7 +255,9 @@ pub struct Diagnoser {
     /// The handshake that opened each connection's tunnel (request packet, target).
     tunnels: ConnMap<(u64, String)>,
     /// Boxed, as in `pending`: a report holds thousands, and the lists that gather them move
-    /// pointers, not whole handshakes.
+    /// pointers, not whole handshakes (a `Handshake` is about 600 bytes; unboxed, the copies
+    /// of these lists cost 12 MiB of peak RSS on a 10 GiB capture).
+    #[allow(clippy::vec_box)]
     done: Vec<Box<Handshake>>,
     /// A refused handshake per connection whose answer's body is still arriving: (request
     /// index, handshake, body so far).
