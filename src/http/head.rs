@@ -26,8 +26,8 @@ pub struct Headers {
 /// Byte ranges of one field's name and value in [`Headers::bytes`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Field {
-    name: (u32, u32),
-    value: (u32, u32),
+    name: (usize, usize),
+    value: (usize, usize),
     /// Index of its name in [`KNOWN`], or `NOT_KNOWN`.
     known: u8,
 }
@@ -62,9 +62,8 @@ impl Headers {
         self.fields.iter().map(|f| Header {
             // Names are valid UTF-8: httparse checks they are tokens, the lenient split
             // stores them converted.
-            name: std::str::from_utf8(&self.bytes[f.name.0 as usize..f.name.1 as usize])
-                .unwrap_or_default(),
-            value: &self.bytes[f.value.0 as usize..f.value.1 as usize],
+            name: std::str::from_utf8(&self.bytes[f.name.0..f.name.1]).unwrap_or_default(),
+            value: &self.bytes[f.value.0..f.value.1],
         })
     }
 
@@ -76,7 +75,7 @@ impl Headers {
             .map(|f| {
                 (
                     KNOWN[usize::from(f.known)],
-                    &self.bytes[f.value.0 as usize..f.value.1 as usize],
+                    &self.bytes[f.value.0..f.value.1],
                 )
             })
     }
@@ -96,8 +95,8 @@ impl Headers {
     }
 
     /// Adds a field whose name and value are at these ranges of the buffer.
-    fn push_field(&mut self, name: (u32, u32), value: (u32, u32)) {
-        let known = known_index(&self.bytes[name.0 as usize..name.1 as usize]);
+    fn push_field(&mut self, name: (usize, usize), value: (usize, usize)) {
+        let known = known_index(&self.bytes[name.0..name.1]);
         if known != NOT_KNOWN {
             self.present |= 1 << known;
         }
@@ -122,22 +121,22 @@ impl Headers {
                 if known != NOT_KNOWN {
                     f.known == known
                 } else {
-                    self.bytes[f.name.0 as usize..f.name.1 as usize].eq_ignore_ascii_case(name)
+                    self.bytes[f.name.0..f.name.1].eq_ignore_ascii_case(name)
                 }
             })
             .map(|f| {
                 (
-                    &self.bytes[f.name.0 as usize..f.name.1 as usize],
-                    &self.bytes[f.value.0 as usize..f.value.1 as usize],
+                    &self.bytes[f.name.0..f.name.1],
+                    &self.bytes[f.value.0..f.value.1],
                 )
             })
     }
 
     /// Appends `bytes` to the buffer; their range in it.
-    fn push_bytes(&mut self, bytes: &[u8]) -> (u32, u32) {
-        let start = self.bytes.len() as u32;
+    fn push_bytes(&mut self, bytes: &[u8]) -> (usize, usize) {
+        let start = self.bytes.len();
         self.bytes.extend_from_slice(bytes);
-        (start, self.bytes.len() as u32)
+        (start, self.bytes.len())
     }
 }
 
@@ -275,8 +274,8 @@ fn parse_headers(rest: &[u8], out: &mut Headers) -> bool {
                 // (An empty value need not point into `rest`.)
                 return (0, 0);
             }
-            let start = (b.as_ptr() as usize - base) as u32;
-            (start, start + b.len() as u32)
+            let start = b.as_ptr() as usize - base;
+            (start, start + b.len())
         };
         for h in hs {
             out.push_field(range(h.name.as_bytes()), range(h.value));
