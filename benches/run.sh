@@ -2,7 +2,8 @@
 # Benchmark: wsdiag analyze against the reading floor and tshark on generated hop captures.
 #
 #   benches/run.sh [SIZE] [DIR]      SIZE: per capture, default 1GiB; DIR: default target/bench
-#   env: RUNS (default 3), TSHARK=0 to skip tshark, HANDSHAKE_SCALE (default 1)
+#   env: RUNS (default 3), TSHARK=0 to skip tshark, HANDSHAKE_SCALE (default 1), CPU (the core
+#        every timed run is pinned to, default 0)
 #
 # Generates one capture of each kind (examples/gen_capture.rs: "small" = many small HTTP
 # exchanges, "mss" = MSS-sized segments), checks that wsdiag's counts equal the generator's
@@ -19,6 +20,7 @@ RUNS=${RUNS:-3}
 # Multiplies the generator's share of handshakes (the report lists each one, so it grows with
 # them): HANDSHAKE_SCALE=0.1 for a 10 GiB run whose memory should stay flat.
 SCALE=${HANDSHAKE_SCALE:-1}
+CPU=${CPU:-0}
 cd "$(dirname "$0")/.."
 mkdir -p "$DIR"
 cargo build --release --quiet --bin wsdiag --example gen_capture --example read_floor
@@ -37,7 +39,7 @@ for kind in small mss; do
   [ -s "$f" ] && [ -s "$f.truth.json" ] ||
     $BIN/examples/gen_capture --kind "$kind" --size "$SIZE" --handshake-scale "$SCALE" -o "$f"
   # Exact counts, or fail.
-  taskset -c 0 $BIN/wsdiag analyze --format json --jobs 1 "$f" > "$DIR/$kind.json" || [ $? -eq 1 ]
+  taskset -c "$CPU" $BIN/wsdiag analyze --format json --jobs 1 "$f" > "$DIR/$kind.json" || [ $? -eq 1 ]
   python3 - "$f.truth.json" "$DIR/$kind.json" <<'PY'
 import json, sys
 truth = json.load(open(sys.argv[1])); s = json.load(open(sys.argv[2]))["summary"]
@@ -50,14 +52,14 @@ print("counts match the truth: %s" % {k: v[0] for k, v in checks.items()})
 PY
   bytes=$(stat -c %s "$f"); packets=$(python3 -c "import json;print(json.load(open('$f.truth.json'))['packets'])")
   cat "$f" > /dev/null # into page cache
-  read -r ft frss < <(best taskset -c 0 $BIN/examples/read_floor "$f")
-  read -r wt wrss < <(best taskset -c 0 $BIN/wsdiag analyze --format json --jobs 1 -o /dev/null "$f")
+  read -r ft frss < <(best taskset -c "$CPU" $BIN/examples/read_floor "$f")
+  read -r wt wrss < <(best taskset -c "$CPU" $BIN/wsdiag analyze --format json --jobs 1 -o /dev/null "$f")
   row() { awk -v k="$kind" -v n="$1" -v t="$2" -v r="$3" -v b="$bytes" -v p="$packets" -v f="$ft" \
     'BEGIN{printf "%-6s %-8s %10.2f %12.0f %12.0f %10.2f %8.1f\n", k, n, t, b/1048576/t, p/t, f/t, r/1024}'; }
   row floor "$ft" "$frss"
   row wsdiag "$wt" "$wrss"
   if command -v tshark >/dev/null && [ "$bytes" -le $((1 << 30)) ] && [ "${TSHARK:-1}" = 1 ]; then
-    /usr/bin/time -f '%e %M' -o "$DIR/time.out" taskset -c 0 tshark -r "$f" -o tcp.desegment_tcp_streams:TRUE \
+    /usr/bin/time -f '%e %M' -o "$DIR/time.out" taskset -c "$CPU" tshark -r "$f" -o tcp.desegment_tcp_streams:TRUE \
       -d tcp.port==8080,http -Y websocket -T fields -e frame.number >/dev/null 2>&1 || true
     out=$(tail -1 "$DIR/time.out")
     row tshark "${out% *}" "${out#* }"

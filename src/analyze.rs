@@ -379,7 +379,9 @@ pub struct InputAnalysis {
     /// them is counted, not kept.
     diag_warnings: CappedWarnings,
     /// Handshakes and sessions already handed out, kept for the final report.
-    handed_out: Vec<Handshake>,
+    /// Boxed: see `Diagnoser::done`.
+    #[allow(clippy::vec_box)]
+    handed_out: Vec<Box<Handshake>>,
     sessions_handed_out: Vec<SessionFinding>,
     hop_hints: crate::diagnose::hops::HopHints,
     packets: u64,

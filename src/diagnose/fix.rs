@@ -1,6 +1,8 @@
 //! What to change for each problem: nginx lines, and for a rejection what the status usually
 //! means. Data, not logic: one entry per problem.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 use super::{Handshake, Problem};
@@ -9,11 +11,12 @@ use super::{Handshake, Problem};
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Fix {
     pub problem: Problem,
-    /// One sentence: what to do.
-    pub advice: String,
+    /// One sentence: what to do. Borrowed when it is the same for every handshake (most are):
+    /// a report of thousands of handshakes then holds each sentence once.
+    pub advice: Cow<'static, str>,
     /// nginx configuration lines that cure it, when nginx can.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub nginx: Option<String>,
+    pub nginx: Option<Cow<'static, str>>,
 }
 
 const MAP_CLOSE: &str = "# in the http {} block:
@@ -38,7 +41,7 @@ pub fn fixes_for(hs: &Handshake) -> Vec<Fix> {
     hs.problems
         .iter()
         .map(|&p| {
-            let (advice, nginx): (String, Option<&str>) = match p {
+            let (advice, nginx): (Cow<'static, str>, Option<&'static str>) = match p {
                 Problem::Http10Downgrade => (
                     "make nginx speak HTTP/1.1 to the backend (its default before 1.29.7 is HTTP/1.0, which cannot upgrade)".into(),
                     Some("proxy_http_version 1.1;"),
@@ -71,7 +74,7 @@ pub fn fixes_for(hs: &Handshake) -> Vec<Fix> {
                 | Problem::ProtocolViolation
                 | Problem::PathRewritten
                 | Problem::NotForwarded
-                | Problem::StuckOnPolling => (String::new(), None),
+                | Problem::StuckOnPolling => (Cow::Borrowed(""), None),
                 Problem::NoResponse => (
                     "the backend did not answer before the connection or the capture ended: check the backend's logs, or capture for longer".into(),
                     None,
@@ -80,15 +83,15 @@ pub fn fixes_for(hs: &Handshake) -> Vec<Fix> {
             Fix {
                 problem: p,
                 advice,
-                nginx: nginx.map(str::to_string),
+                nginx: nginx.map(Cow::Borrowed),
             }
         })
         .collect()
 }
 
 /// What a non-101 answer to an intact handshake usually means.
-fn status_meaning(status: u16) -> String {
-    let s = match status {
+fn status_meaning(status: u16) -> Cow<'static, str> {
+    Cow::Borrowed(match status {
         400 => "400: the backend found the handshake malformed (check Sec-WebSocket-Key and Sec-WebSocket-Version, and that no middleware rewrote them)",
         401 => "401: the backend wants credentials; check that the cookie or token reaches it",
         403 => "403: uvicorn/FastAPI answers 403 to an intact handshake when no WebSocket route matches the path, or when the app refused it before accept (e.g. an Origin check); compare the path with the backend's routes",
@@ -98,6 +101,5 @@ fn status_meaning(status: u16) -> String {
         429 => "429: the backend is rate-limiting handshakes",
         500..=599 => "5xx: the backend failed while handling the handshake; check its logs",
         _ => "the backend refused the handshake; its status says why",
-    };
-    s.to_string()
+    })
 }

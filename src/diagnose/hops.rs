@@ -79,7 +79,7 @@ fn proxy_ports_from_requests(seen: &[Seen]) -> BTreeSet<u16> {
 /// Pairs the hops of one input's handshakes (sorted by request packet) in place. `seen` is
 /// every request of the input in capture order (capped), to find the proxy when no handshake
 /// pair shows it.
-pub fn correlate(handshakes: &mut [Handshake], seen: &[Seen], hints: &HopHints) {
+pub fn correlate(handshakes: &mut [Box<Handshake>], seen: &[Seen], hints: &HopHints) {
     // 1. The proxy's listening ports: named, or inferred from pairs of handshakes with one key.
     let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, h) in handshakes.iter().enumerate() {

@@ -63,7 +63,7 @@ impl PollingWatch {
     }
 
     /// The fallbacks that never got a working upgrade, judged over all the input's handshakes.
-    pub fn judge(&self, handshakes: &[Handshake]) -> Vec<StuckOnPolling> {
+    pub fn judge(&self, handshakes: &[Box<Handshake>]) -> Vec<StuckOnPolling> {
         let mut out = Vec::new();
         let libs = [
             (
@@ -86,6 +86,7 @@ impl PollingWatch {
                     let t = &h.request.target;
                     t.starts_with(path.as_str()) && (marker.is_empty() || t.contains(marker))
                 })
+                .map(|h| &**h)
                 .collect();
             let ok = attempts.iter().filter(|h| h.verdict == Verdict::Ok).count() as u64;
             if ok > 0 {
@@ -130,7 +131,8 @@ impl PollingWatch {
                     problem: Problem::StuckOnPolling,
                     advice: format!(
                         "{library} fell back to long polling because the WebSocket upgrade did not work: fix the upgrade (see the handshake findings), then the client switches by itself"
-                    ),
+                    )
+                .into(),
                     nginx: None,
                 }],
             });

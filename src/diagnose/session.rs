@@ -124,10 +124,9 @@ pub fn judge(open: Opening, facts: SessionFacts) -> SessionFinding {
                     problem: Problem::ClosedWithoutCloseFrame,
                     advice: format!(
                         "the connection was idle for {silence:.0} s and an idle timeout cut it: raise the proxy's timeout for WebSocket locations, or send a ping (or any message) more often than the timeout, e.g. every 25 s"
-                    ),
-                    nginx: Some(
-                        "proxy_read_timeout 3600s;\nproxy_send_timeout 3600s;".to_string(),
-                    ),
+                    )
+                .into(),
+                    nginx: Some("proxy_read_timeout 3600s;\nproxy_send_timeout 3600s;".into()),
                 });
             }
             None => fix.push(Fix {
@@ -135,10 +134,9 @@ pub fn judge(open: Opening, facts: SessionFacts) -> SessionFinding {
                 advice: format!(
                     "the {} dropped the connection after {silence:.1} s of silence without a close frame: on a proxy -> backend capture the client side is the proxy, and a proxy closing an idle WebSocket is its read timeout (nginx: proxy_read_timeout, 60 s by default): raise it, or send pings more often; if it is the application, close with a close frame (1000/1001) so the other side knows why",
                     end.by.name()
-                ),
-                nginx: Some(
-                    "proxy_read_timeout 3600s;\nproxy_send_timeout 3600s;".to_string(),
-                ),
+                )
+                .into(),
+                nginx: Some("proxy_read_timeout 3600s;\nproxy_send_timeout 3600s;".into()),
             }),
         }
     }
@@ -167,7 +165,8 @@ pub fn judge(open: Opening, facts: SessionFacts) -> SessionFinding {
             advice: format!(
                 "an endpoint breaks RFC 6455 ({}): browsers and proxies drop such connections; fix or update the WebSocket library on the side named in the evidence",
                 kinds.join(", ")
-            ),
+            )
+                .into(),
             nginx: None,
         });
     }

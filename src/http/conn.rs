@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 
 use super::body::{Body, Chunked, Outcome};
-use super::head::{parse_request, parse_response, tokens, Header, RequestHead, ResponseHead};
+use super::head::{parse_request, parse_response, tokens, Headers, RequestHead, ResponseHead};
 use super::scan::{HeadScan, Kind, Scan};
 use crate::common::Direction;
 
@@ -219,8 +219,6 @@ pub struct HttpConn {
     /// The last heads parsed, handed on by reference and refilled for the next message.
     request: RequestHead,
     response: ResponseHead,
-    /// Header entries not in use by `request` or `response`, kept for the next head.
-    spare_headers: Vec<Header>,
 }
 
 /// The buffers a connection parses its heads into. A connection that ended hands them to a new
@@ -230,7 +228,6 @@ pub struct HttpConn {
 pub struct HeadBuffers {
     request: RequestHead,
     response: ResponseHead,
-    spare: Vec<Header>,
 }
 
 impl HttpConn {
@@ -240,11 +237,7 @@ impl HttpConn {
 
     /// A new connection that parses into `buffers` (what they held is overwritten).
     pub fn with_buffers(cfg: &HttpConfig, buffers: HeadBuffers) -> Self {
-        let HeadBuffers {
-            request,
-            response,
-            spare,
-        } = buffers;
+        let HeadBuffers { request, response } = buffers;
         HttpConn {
             max_head: cfg.max_head_bytes.max(1),
             sides: [
@@ -260,7 +253,6 @@ impl HttpConn {
             tunnel_gap_bytes: [0; 2],
             request,
             response,
-            spare_headers: spare,
         }
     }
 
@@ -269,7 +261,6 @@ impl HttpConn {
         HeadBuffers {
             request: self.request,
             response: self.response,
-            spare: self.spare_headers,
         }
     }
 
@@ -653,7 +644,7 @@ impl HttpConn {
 
     fn on_request(&mut self, raw: &[u8], out: &mut impl FnMut(HttpEvent<'_>)) {
         let dir = Direction::ToServer;
-        let lenient = parse_request(raw, &mut self.request, &mut self.spare_headers);
+        let lenient = parse_request(raw, &mut self.request);
         let head = &self.request;
         let index = self.next_request;
         self.next_request += 1;
@@ -694,7 +685,7 @@ impl HttpConn {
 
     fn on_response(&mut self, raw: &[u8], out: &mut impl FnMut(HttpEvent<'_>)) {
         let dir = Direction::ToClient;
-        let lenient = parse_response(raw, &mut self.response, &mut self.spare_headers);
+        let lenient = parse_response(raw, &mut self.response);
         let status = self.response.status;
         if (100..200).contains(&status) && status != 101 {
             let index = self.pending.front().map(|p| p.index);
@@ -829,7 +820,7 @@ enum Framing {
 /// Report header anomalies of one head and work out its framing.
 fn framing_anomalies(
     dir: Direction,
-    headers: &[super::Header],
+    headers: &Headers,
     lenient: bool,
     out: &mut impl FnMut(HttpEvent<'_>),
 ) -> Framing {
@@ -846,18 +837,15 @@ fn framing_anomalies(
     let (mut has_te, mut has_cl) = (false, false);
     // The Content-Length value when there is exactly one such header.
     let mut single_cl: Option<&[u8]> = None;
-    for h in headers {
-        if let Some(i) = NO_REPEAT
-            .iter()
-            .position(|n| h.name.eq_ignore_ascii_case(n))
-        {
+    for (name, value) in headers.known() {
+        if let Some(i) = NO_REPEAT.iter().position(|&n| n == name) {
             repeats[i] += 1;
             if NO_REPEAT[i] == "content-length" {
                 has_cl = true;
-                single_cl = (repeats[i] == 1).then_some(h.value.as_slice());
+                single_cl = (repeats[i] == 1).then_some(value);
             }
         }
-        has_te |= h.name.eq_ignore_ascii_case("transfer-encoding");
+        has_te |= name == "transfer-encoding";
     }
     for (name, n) in NO_REPEAT.iter().zip(repeats) {
         if n > 1 {

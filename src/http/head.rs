@@ -3,10 +3,141 @@
 //! cannot fail, only fall back to a lenient header split (reported as `invalid_header`).
 
 /// One header field as sent: the name as spelled, the value with surrounding whitespace removed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Header {
-    pub name: String,
-    pub value: Vec<u8>,
+/// Borrowed from the head it belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header<'a> {
+    pub name: &'a str,
+    pub value: &'a [u8],
+}
+
+/// A head's header fields, kept as one byte buffer and the positions of each name and value in
+/// it: parsing copies the header block once, not each name and value, and a head reused for
+/// the next message keeps both allocations.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Headers {
+    /// The header block as received; after a lenient parse, the names and values one after
+    /// another (a folded value is joined there).
+    bytes: Vec<u8>,
+    fields: Vec<Field>,
+    /// Which of the [`KNOWN`] names occur (bit `i` for `KNOWN[i]`).
+    present: u16,
+}
+
+/// Byte ranges of one field's name and value in [`Headers::bytes`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Field {
+    name: (usize, usize),
+    value: (usize, usize),
+    /// Index of its name in [`KNOWN`], or `NOT_KNOWN`.
+    known: u8,
+}
+
+/// The names looked up on every message (framing, handshake evidence): each field's name is
+/// compared with these once, when parsed, so that looking one up compares a number per field
+/// and a name that is absent costs one bit test.
+pub(crate) const KNOWN: [&str; 9] = [
+    "upgrade",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-accept",
+    "host",
+    "origin",
+];
+const NOT_KNOWN: u8 = u8::MAX;
+
+/// Index of `name` in [`KNOWN`] (case-insensitive), or `NOT_KNOWN`.
+fn known_index(name: &[u8]) -> u8 {
+    KNOWN
+        .iter()
+        .position(|k| name.eq_ignore_ascii_case(k.as_bytes()))
+        .map_or(NOT_KNOWN, |i| i as u8)
+}
+
+impl Headers {
+    /// The fields in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Header<'_>> + Clone + '_ {
+        self.fields.iter().map(|f| Header {
+            // Names are valid UTF-8: httparse checks they are tokens, the lenient split
+            // stores them converted.
+            name: std::str::from_utf8(&self.bytes[f.name.0..f.name.1]).unwrap_or_default(),
+            value: &self.bytes[f.value.0..f.value.1],
+        })
+    }
+
+    /// The fields with one of the [`KNOWN`] names: that name (lowercase) and the value.
+    pub(crate) fn known(&self) -> impl Iterator<Item = (&'static str, &[u8])> + '_ {
+        self.fields
+            .iter()
+            .filter(|f| f.known != NOT_KNOWN)
+            .map(|f| {
+                (
+                    KNOWN[usize::from(f.known)],
+                    &self.bytes[f.value.0..f.value.1],
+                )
+            })
+    }
+
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.fields.clear();
+        self.present = 0;
+    }
+
+    /// Adds a field whose name and value are at these ranges of the buffer.
+    fn push_field(&mut self, name: (usize, usize), value: (usize, usize)) {
+        let known = known_index(&self.bytes[name.0..name.1]);
+        if known != NOT_KNOWN {
+            self.present |= 1 << known;
+        }
+        self.fields.push(Field { name, value, known });
+    }
+
+    /// Name and value bytes of the fields whose name is `name` (case-insensitive).
+    fn named_raw<'a, 'n>(
+        &'a self,
+        name: &'n [u8],
+    ) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + use<'a, 'n> {
+        let known = known_index(name);
+        // A known name that is absent: no field to look at.
+        let fields = if known != NOT_KNOWN && self.present & (1 << known) == 0 {
+            &self.fields[..0]
+        } else {
+            &self.fields[..]
+        };
+        fields
+            .iter()
+            .filter(move |f| {
+                if known != NOT_KNOWN {
+                    f.known == known
+                } else {
+                    self.bytes[f.name.0..f.name.1].eq_ignore_ascii_case(name)
+                }
+            })
+            .map(|f| {
+                (
+                    &self.bytes[f.name.0..f.name.1],
+                    &self.bytes[f.value.0..f.value.1],
+                )
+            })
+    }
+
+    /// Appends `bytes` to the buffer; their range in it.
+    fn push_bytes(&mut self, bytes: &[u8]) -> (usize, usize) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(bytes);
+        (start, self.bytes.len())
+    }
 }
 
 /// A request head.
@@ -16,7 +147,7 @@ pub struct RequestHead {
     pub target: String,
     /// Minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub version: u8,
-    pub headers: Vec<Header>,
+    pub headers: Headers,
 }
 
 /// A response head (final or interim).
@@ -26,17 +157,14 @@ pub struct ResponseHead {
     pub version: u8,
     pub status: u16,
     pub reason: String,
-    pub headers: Vec<Header>,
+    pub headers: Headers,
 }
 
 fn named<'a, 'n>(
-    headers: &'a [Header],
+    headers: &'a Headers,
     name: &'n str,
 ) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
-    headers
-        .iter()
-        .filter(move |h| h.name.eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_slice())
+    headers.named_raw(name.as_bytes()).map(|(_, value)| value)
 }
 
 fn trim_ows(mut s: &[u8]) -> &[u8] {
@@ -51,7 +179,7 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
 
 /// The comma-separated elements of every `name` header, trimmed, empty ones dropped.
 pub(crate) fn tokens<'a, 'n>(
-    headers: &'a [Header],
+    headers: &'a Headers,
     name: &'n str,
 ) -> impl Iterator<Item = &'a [u8]> + use<'a, 'n> {
     named(headers, name)
@@ -98,21 +226,20 @@ fn minor(version: &[u8]) -> u8 {
     }
 }
 
-/// Parses a request head into `head`, reusing its allocations: the strings are refilled and
-/// header entries come from `spare` (where the previous head's go back), so once a connection
-/// has seen a head this large, parsing allocates nothing. Returns true when some header lines
-/// were invalid and were read leniently.
-pub(crate) fn parse_request(raw: &[u8], head: &mut RequestHead, spare: &mut Vec<Header>) -> bool {
+/// Parses a request head into `head`, reusing its allocations (the strings and the header
+/// buffers are refilled), so once a connection has seen a head this large, parsing allocates
+/// nothing. Returns true when some header lines were invalid and were read leniently.
+pub(crate) fn parse_request(raw: &[u8], head: &mut RequestHead) -> bool {
     let (line, rest) = split_start_line(raw);
     let mut parts = line.splitn(3, |&b| b == b' ');
     refill(&mut head.method, parts.next().unwrap_or(&[]));
     refill(&mut head.target, parts.next().unwrap_or(&[]));
     head.version = minor(parts.next().unwrap_or(&[]));
-    parse_headers(rest, &mut head.headers, spare)
+    parse_headers(rest, &mut head.headers)
 }
 
 /// Parses a response head into `head` (see `parse_request`).
-pub(crate) fn parse_response(raw: &[u8], head: &mut ResponseHead, spare: &mut Vec<Header>) -> bool {
+pub(crate) fn parse_response(raw: &[u8], head: &mut ResponseHead) -> bool {
     let (line, rest) = split_start_line(raw);
     // Checked by the scanner: `HTTP/1.d SP ddd [SP reason]`.
     head.version = minor(line.get(..8).unwrap_or(&[]));
@@ -122,41 +249,42 @@ pub(crate) fn parse_response(raw: &[u8], head: &mut ResponseHead, spare: &mut Ve
         .iter()
         .fold(0u16, |n, &d| n * 10 + u16::from(d.wrapping_sub(b'0') % 10));
     refill(&mut head.reason, line.get(13..).unwrap_or(&[]));
-    parse_headers(rest, &mut head.headers, spare)
+    parse_headers(rest, &mut head.headers)
 }
 
 /// `s` becomes `bytes` (invalid UTF-8 replaced), keeping its allocation.
 fn refill(s: &mut String, bytes: &[u8]) {
     s.clear();
-    s.push_str(&String::from_utf8_lossy(bytes));
+    match std::str::from_utf8(bytes) {
+        Ok(text) => s.push_str(text),
+        Err(_) => s.push_str(&String::from_utf8_lossy(bytes)),
+    }
 }
 
-/// Headers with httparse into `out` (its old entries go to `spare` first); on an error, a
-/// lenient line split instead. True when lenient.
-fn parse_headers(rest: &[u8], out: &mut Vec<Header>, spare: &mut Vec<Header>) -> bool {
-    // Entries are refilled in place, by position: the n-th header of a connection's heads is
-    // usually the same one (a proxy writes them in a fixed order), so its capacity fits and
-    // nothing is reallocated. Entries beyond the new count wait in `spare`.
-    let mut fill = |hs: &[httparse::Header<'_>]| {
-        for (i, h) in hs.iter().enumerate() {
-            if i == out.len() {
-                out.push(spare.pop().unwrap_or(Header {
-                    name: String::new(),
-                    value: Vec::new(),
-                }));
+/// Headers with httparse into `out`; on an error, a lenient line split instead. True when
+/// lenient.
+fn parse_headers(rest: &[u8], out: &mut Headers) -> bool {
+    // One copy of the block; each field is then a pair of ranges into it.
+    let fill = |hs: &[httparse::Header<'_>], out: &mut Headers| {
+        out.clear();
+        out.bytes.extend_from_slice(rest);
+        let base = rest.as_ptr() as usize;
+        let range = |b: &[u8]| {
+            if b.is_empty() {
+                // (An empty value need not point into `rest`.)
+                return (0, 0);
             }
-            let e = &mut out[i];
-            e.name.clear();
-            e.name.push_str(h.name);
-            e.value.clear();
-            e.value.extend_from_slice(h.value);
+            let start = b.as_ptr() as usize - base;
+            (start, start + b.len())
+        };
+        for h in hs {
+            out.push_field(range(h.name.as_bytes()), range(h.value));
         }
-        spare.extend(out.drain(hs.len()..));
     };
     let mut small = [httparse::EMPTY_HEADER; 64];
     match httparse::parse_headers(rest, &mut small) {
         Ok(httparse::Status::Complete((_, hs))) => {
-            fill(hs);
+            fill(hs, out);
             return false;
         }
         Err(httparse::Error::TooManyHeaders) => {
@@ -165,42 +293,47 @@ fn parse_headers(rest: &[u8], out: &mut Vec<Header>, spare: &mut Vec<Header>) ->
             let mut big = vec![httparse::EMPTY_HEADER; lines];
             if let Ok(httparse::Status::Complete((_, hs))) = httparse::parse_headers(rest, &mut big)
             {
-                fill(hs);
+                fill(hs, out);
                 return false;
             }
         }
         _ => {}
     }
-    spare.append(out);
-    *out = lenient_headers(rest);
+    lenient_headers(rest, out);
     true
 }
 
 /// `name: value` per line up to the empty line; folded lines join the previous value; lines
 /// without a colon are dropped. Names are kept as sent (lossy), so `Upgrade :` does not count as
 /// `Upgrade`, which is also how servers see it.
-fn lenient_headers(rest: &[u8]) -> Vec<Header> {
-    let mut out: Vec<Header> = Vec::new();
+fn lenient_headers(rest: &[u8], out: &mut Headers) {
+    out.clear();
+    // (name, value) per field, values built up here first: a folded line extends the last one.
+    let mut fields: Vec<(String, Vec<u8>)> = Vec::new();
     for line in rest.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             break;
         }
         if matches!(line[0], b' ' | b'\t') {
-            if let Some(last) = out.last_mut() {
-                last.value.push(b' ');
-                last.value.extend_from_slice(trim_ows(line));
+            if let Some((_, value)) = fields.last_mut() {
+                value.push(b' ');
+                value.extend_from_slice(trim_ows(line));
             }
             continue;
         }
         if let Some(colon) = line.iter().position(|&b| b == b':') {
-            out.push(Header {
-                name: String::from_utf8_lossy(&line[..colon]).into_owned(),
-                value: trim_ows(&line[colon + 1..]).to_vec(),
-            });
+            fields.push((
+                String::from_utf8_lossy(&line[..colon]).into_owned(),
+                trim_ows(&line[colon + 1..]).to_vec(),
+            ));
         }
     }
-    out
+    for (name, value) in fields {
+        let name = out.push_bytes(name.as_bytes());
+        let value = out.push_bytes(&value);
+        out.push_field(name, value);
+    }
 }
 
 #[cfg(test)]
@@ -209,50 +342,41 @@ mod tests {
 
     fn parse_request(raw: &[u8]) -> (RequestHead, bool) {
         let mut head = RequestHead::default();
-        let lenient = super::parse_request(raw, &mut head, &mut Vec::new());
+        let lenient = super::parse_request(raw, &mut head);
         (head, lenient)
     }
 
     fn parse_response(raw: &[u8]) -> (ResponseHead, bool) {
         let mut head = ResponseHead::default();
-        let lenient = super::parse_response(raw, &mut head, &mut Vec::new());
+        let lenient = super::parse_response(raw, &mut head);
         (head, lenient)
     }
 
     #[test]
     fn reused_heads_hold_only_the_new_message() {
-        let (mut head, mut spare) = (RequestHead::default(), Vec::new());
+        let mut head = RequestHead::default();
         super::parse_request(
             b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nX-Long: 0123456789\r\n\r\n",
             &mut head,
-            &mut spare,
         );
         assert!(!super::parse_request(
             b"GET /b HTTP/1.0\r\nHost: y\r\n\r\n",
             &mut head,
-            &mut spare
         ));
         assert_eq!(head, parse_request(b"GET /b HTTP/1.0\r\nHost: y\r\n\r\n").0);
-        assert_eq!(
-            spare.len(),
-            2,
-            "the entries not needed wait for the next head"
-        );
         let mut resp = ResponseHead::default();
-        super::parse_response(
-            b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n",
-            &mut resp,
-            &mut spare,
-        );
+        super::parse_response(b"HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\n\r\n", &mut resp);
         assert!(super::parse_response(
             b"HTTP/1.1 101 Switching\r\nUpgrade : ws\r\n\r\n",
             &mut resp,
-            &mut spare
         ));
         assert_eq!(
             resp,
             parse_response(b"HTTP/1.1 101 Switching\r\nUpgrade : ws\r\n\r\n").0
         );
+        let (h, _) = parse_request(b"GET / HTTP/1.1\r\nEmpty:\r\nX:  y \r\n\r\n");
+        let fields: Vec<_> = h.headers.iter().map(|h| (h.name, h.value)).collect();
+        assert_eq!(fields, [("Empty", &b""[..]), ("X", &b"y"[..])]);
     }
 
     #[test]
@@ -285,6 +409,16 @@ mod tests {
         assert_eq!(h.header("a"), Some(&b"b c"[..]));
         let (h, _) = parse_response(b"HTTP/1.0 404\n\n");
         assert_eq!((h.version, h.status, h.reason.as_str()), (0, 404, ""));
+    }
+
+    #[test]
+    fn known_names() {
+        for (i, k) in KNOWN.iter().enumerate() {
+            assert_eq!(known_index(k.as_bytes()), i as u8);
+            assert_eq!(known_index(k.to_ascii_uppercase().as_bytes()), i as u8);
+        }
+        assert_eq!(known_index(b"x-forwarded-for"), NOT_KNOWN);
+        assert_eq!(known_index(b"cookie"), NOT_KNOWN);
     }
 
     #[test]

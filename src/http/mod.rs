@@ -17,4 +17,4 @@ mod scan;
 mod tests;
 
 pub use conn::{HeadBuffers, HttpConfig, HttpConn, HttpEvent};
-pub use head::{Header, RequestHead, ResponseHead};
+pub use head::{Header, Headers, RequestHead, ResponseHead};

@@ -95,6 +95,18 @@ impl HeadScan {
                     continue;
                 }
             }
+            let version_next = match state {
+                Line::Version(0) => true,
+                Line::Start => self.kind == Kind::Response,
+                _ => false,
+            };
+            if version_next && bytes[i..].starts_with(VERSION) {
+                // `HTTP/1.` whole in this chunk: taken at once (`step_line` would accept the
+                // same bytes one at a time).
+                i += VERSION.len();
+                self.line = Some(Line::Minor);
+                continue;
+            }
             let Some(&b) = bytes.get(i) else {
                 return Scan::NeedMore;
             };

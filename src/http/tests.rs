@@ -25,9 +25,9 @@ fn arrow(dir: Direction) -> &'static str {
 }
 
 fn render(e: &HttpEvent<'_>) -> String {
-    let hs = |h: &[Header]| {
+    let hs = |h: &Headers| {
         h.iter()
-            .map(|h| format!("{}={}", h.name, String::from_utf8_lossy(&h.value)))
+            .map(|h| format!("{}={}", h.name, String::from_utf8_lossy(h.value)))
             .collect::<Vec<_>>()
             .join(";")
     };

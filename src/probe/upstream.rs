@@ -104,7 +104,7 @@ impl Watcher {
                 .into_analysis()
                 .handshakes
                 .into_iter()
-                .map(|f| f.handshake)
+                .map(|f| *f.handshake)
                 .collect()
         });
         let stopper = match rx.recv() {

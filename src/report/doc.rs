@@ -182,7 +182,7 @@ fn join_and(items: &[String]) -> String {
 
 /// The one paragraph someone who was not there reads first.
 fn verdict_paragraph(a: &Analysis) -> String {
-    let all: Vec<&Handshake> = a.handshakes.iter().map(|f| &f.handshake).collect();
+    let all: Vec<&Handshake> = a.handshakes.iter().map(|f| &*f.handshake).collect();
     let total = all.len();
     if total == 0 {
         return format!(
@@ -424,7 +424,7 @@ fn by_kind(b: &mut Vec<Block>, a: &Analysis) {
     let rows = kinds(a)
         .into_iter()
         .map(|(v, problems, fs)| {
-            let hs: Vec<&Handshake> = fs.iter().map(|f| &f.handshake).collect();
+            let hs: Vec<&Handshake> = fs.iter().map(|f| &*f.handshake).collect();
             vec![
                 vec![Inline::Verdict(v)],
                 problem_list(&problems),
@@ -701,7 +701,7 @@ fn sessions(b: &mut Vec<Block>, a: &Analysis) {
             if let Some(n) = &f.nginx {
                 b.push(Block::Code {
                     lang: "nginx",
-                    text: n.clone(),
+                    text: n.to_string(),
                 });
             }
         }

@@ -221,7 +221,7 @@ impl InputWarning {
 pub struct Finding {
     pub input: String,
     #[serde(flatten)]
-    pub handshake: Handshake,
+    pub handshake: Box<Handshake>,
     /// The nginx location that served it (`--nginx-config`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nginx: Option<crate::nginx::NginxMatch>,
