@@ -95,11 +95,7 @@ pub fn write_table(out: &mut dyn Write, r: &NginxReport) -> io::Result<()> {
         if of_level.is_empty() {
             continue;
         }
-        let title = match level {
-            Level::Error => "Errors (break WebSocket handshakes)",
-            Level::Warning => "Warnings",
-            Level::Advice => "Advice",
-        };
+        let title = level_title(level);
         writeln!(out, "\n{title}:")?;
         for f in of_level {
             let loc = f
@@ -208,11 +204,7 @@ pub fn write_markdown(out: &mut dyn Write, r: &NginxReport) -> io::Result<()> {
         if of_level.is_empty() {
             continue;
         }
-        let title = match level {
-            Level::Error => "Errors (break WebSocket handshakes)",
-            Level::Warning => "Warnings",
-            Level::Advice => "Advice",
-        };
+        let title = level_title(level);
         writeln!(out, "### {title}\n")?;
         for f in of_level {
             let loc = f
@@ -266,4 +258,12 @@ fn distinct_fixes(r: &NginxReport) -> Vec<(&'static str, &str)> {
     fixes.sort();
     fixes.dedup();
     fixes
+}
+
+fn level_title(level: Level) -> &'static str {
+    match level {
+        Level::Error => "Errors (break WebSocket handshakes)",
+        Level::Warning => "Warnings",
+        Level::Advice => "Advice",
+    }
 }
