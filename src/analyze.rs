@@ -65,6 +65,8 @@ pub struct CaptureSpec {
     /// The kernel (BPF) filter.
     pub filter: String,
     pub snaplen: i32,
+    /// Kernel capture buffer, bytes.
+    pub buffer_bytes: i32,
     pub write: Option<std::path::PathBuf>,
     pub duration: Option<std::time::Duration>,
     pub count: Option<u64>,
@@ -88,6 +90,7 @@ pub fn capture(
         interface: spec.interface.clone(),
         filter: spec.filter.clone(),
         snaplen: spec.snaplen,
+        buffer_bytes: spec.buffer_bytes,
     };
     let mut cap = LiveCapture::open(&live, spec.write.as_deref())?;
     let stopper = cap.stopper();

@@ -218,6 +218,12 @@ struct CaptureArgs {
     #[arg(long, value_name = "N")]
     count: Option<u64>,
 
+    /// Kernel capture buffer in MiB: how long wsdiag may fall behind a burst before packets
+    /// are dropped (libpcap's immediate mode keeps one slot of up to 64 KiB per packet on `lo`).
+    #[arg(long, value_name = "MiB", default_value_t = 128,
+          value_parser = clap::value_parser!(u32).range(1..=2047))]
+    buffer_size: u32,
+
     /// Close and report connections silent for this long, so a capture that runs for hours
     /// keeps memory flat.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
@@ -501,6 +507,7 @@ fn command_from(cli: Cli, command_line: Vec<String>) -> Result<Command, clap::Er
                     .map(|d| Duration::from_secs_f64(d.clamp(0.0, 1e9))),
                 count: c.count,
                 idle_timeout: Duration::from_secs(c.idle_timeout.max(1)),
+                buffer_bytes: i32::try_from(u64::from(c.buffer_size) << 20).unwrap_or(i32::MAX),
             };
             let nginx = nginx_config(&c.common);
             let (output, config) = common(c.common, command_line)?;

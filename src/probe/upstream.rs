@@ -49,6 +49,8 @@ impl Watcher {
             interface: args.interface.clone(),
             filter: filter.clone(),
             snaplen: 262_144,
+            // A probe is one handshake: a small buffer is plenty.
+            buffer_bytes: 8 << 20,
         };
         let mut cfg = AnalyzeConfig::default();
         cfg.tcp.server_ports = args.ports.clone();

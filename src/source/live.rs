@@ -20,6 +20,9 @@ pub struct LiveConfig {
     /// A BPF expression, already built from `--port` or taken from `--filter`.
     pub filter: String,
     pub snaplen: i32,
+    /// The kernel capture buffer, bytes. In immediate mode libpcap uses fixed-size slots of
+    /// up to snaplen (on `lo`, 64 KiB), so this decides how long the process may lag.
+    pub buffer_bytes: i32,
 }
 
 /// Why a capture could not start. Each message says what to do.
@@ -129,7 +132,7 @@ impl LiveCapture {
             .immediate_mode(true)
             .promisc(false)
             .snaplen(cfg.snaplen)
-            .buffer_size(32 << 20)
+            .buffer_size(cfg.buffer_bytes)
             .timeout(250)
             .open()
             .map_err(classify)?;
