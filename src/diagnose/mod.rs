@@ -412,7 +412,7 @@ impl Diagnoser {
             self.seen.push(hops::Seen {
                 ts: at.ts.0,
                 server_port: conn.server.port(),
-                method: head.method.clone(),
+                method: hops::seen_method(&head.method),
                 path: head.target.split('?').next().unwrap_or("").to_string(),
             });
         }

@@ -48,12 +48,29 @@ pub(crate) const KNOWN: [&str; 9] = [
 ];
 const NOT_KNOWN: u8 = u8::MAX;
 
-/// Index of `name` in [`KNOWN`] (case-insensitive), or `NOT_KNOWN`.
+/// Index of `name` in [`KNOWN`] (case-insensitive), or `NOT_KNOWN`. The length picks the
+/// candidates, so most names cost one comparison or none.
 fn known_index(name: &[u8]) -> u8 {
-    KNOWN
+    let candidates: &[u8] = match name.len() {
+        4 => &[7],
+        6 => &[8],
+        7 => &[0],
+        10 => &[1],
+        14 => &[2],
+        17 => &[3, 4],
+        20 => &[6],
+        21 => &[5],
+        _ => &[],
+    };
+    candidates
         .iter()
-        .position(|k| name.eq_ignore_ascii_case(k.as_bytes()))
-        .map_or(NOT_KNOWN, |i| i as u8)
+        .copied()
+        .find(|&i| {
+            let known = KNOWN[usize::from(i)].as_bytes();
+            // (Names are lowercase letters first: a cheap reject before the full compare.)
+            name[0] | 0x20 == known[0] && name.eq_ignore_ascii_case(known)
+        })
+        .unwrap_or(NOT_KNOWN)
 }
 
 impl Headers {
@@ -261,9 +278,12 @@ fn refill(s: &mut String, bytes: &[u8]) {
     }
 }
 
-/// Headers with httparse into `out`; on an error, a lenient line split instead. True when
-/// lenient.
+/// Headers into `out`: the plain split when every line is simple, else httparse, and on an
+/// error a lenient line split. True when lenient.
 fn parse_headers(rest: &[u8], out: &mut Headers) -> bool {
+    if plain_headers(rest, out) {
+        return false;
+    }
     // One copy of the block; each field is then a pair of ranges into it.
     let fill = |hs: &[httparse::Header<'_>], out: &mut Headers| {
         out.clear();
@@ -301,6 +321,110 @@ fn parse_headers(rest: &[u8], out: &mut Headers) -> bool {
     }
     lenient_headers(rest, out);
     true
+}
+
+/// httparse's header name bytes (RFC 9110 `tchar`).
+const fn token_map() -> [bool; 256] {
+    let mut map = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        map[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    map
+}
+static TOKEN: [bool; 256] = token_map();
+
+/// The common case without httparse: every line is `token ":" value` with the value's bytes
+/// all ones httparse accepts (tab, visible ASCII, space, bytes >= 0x80) and the line ending in
+/// CRLF or LF. Fills `out` exactly as httparse's result would (leading and trailing spaces and
+/// tabs off the value, an empty value as `(0, 0)`) and returns true; on anything else
+/// (obs-fold, a space before the colon, a control byte, a bare CR) returns false, leaving `out`
+/// to be refilled by the general path.
+fn plain_headers(rest: &[u8], out: &mut Headers) -> bool {
+    out.clear();
+    out.bytes.extend_from_slice(rest);
+    let mut pos = 0;
+    loop {
+        match rest.get(pos..) {
+            Some([b'\n', ..]) | Some([b'\r', b'\n', ..]) => return true,
+            Some([_, ..]) => {}
+            _ => return false,
+        }
+        let name_end = pos
+            + rest[pos..]
+                .iter()
+                .take_while(|&&b| TOKEN[usize::from(b)])
+                .count();
+        if name_end == pos || rest.get(name_end) != Some(&b':') {
+            return false;
+        }
+        let Some((line_end, next)) = value_end(rest, name_end + 1) else {
+            return false;
+        };
+        let value = &rest[name_end + 1..line_end];
+        let lead = value
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        let trimmed = trim_ows(&value[lead..]).len();
+        let start = name_end + 1 + lead;
+        let range = if trimmed == 0 {
+            (0, 0)
+        } else {
+            (start, start + trimmed)
+        };
+        out.push_field((pos, name_end), range);
+        pos = next;
+    }
+}
+
+/// From `i` inside a value: where the value ends (before CRLF or LF) and where the next line
+/// starts, or None at a byte httparse refuses in a value (a control other than tab, DEL, a CR
+/// not before LF) or at the end of the block. Eight bytes are tested at a time for any byte
+/// below 0x20 or equal to 0x7f; only those stop the loop.
+fn value_end(block: &[u8], mut i: usize) -> Option<(usize, usize)> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    loop {
+        if let Some(word) = block.get(i..i + 8) {
+            let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
+            // The lowest flagged byte of each test is exact (higher ones may be false hits).
+            let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
+            let y = x ^ (ONES * 0x7f);
+            let del = y.wrapping_sub(ONES) & !y & HIGH;
+            let hits = control | del;
+            if hits == 0 {
+                i += 8;
+                continue;
+            }
+            i += (hits.trailing_zeros() / 8) as usize;
+        }
+        match *block.get(i)? {
+            b'\n' => return Some((i, i + 1)),
+            b'\r' if block.get(i + 1) == Some(&b'\n') => return Some((i, i + 2)),
+            b'\t' | b' '..=0x7e | 0x80.. => i += 1,
+            _ => return None,
+        }
+    }
 }
 
 /// `name: value` per line up to the empty line; folded lines join the previous value; lines
