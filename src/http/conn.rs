@@ -3,7 +3,9 @@
 use std::collections::VecDeque;
 
 use super::body::{Body, Chunked, Outcome};
-use super::head::{parse_request, parse_response, tokens, Headers, RequestHead, ResponseHead};
+use super::head::{
+    parse_request, parse_response, tokens, Headers, RequestHead, ResponseHead, UPGRADE,
+};
 use super::scan::{HeadScan, Kind, Scan};
 use crate::common::Direction;
 
@@ -657,7 +659,7 @@ impl HttpConn {
             self.pending.push_back(Pending { index, method });
         }
         let upgrade = method == Method::Connect
-            || (head.header("upgrade").is_some() && head.has_token("connection", "upgrade"));
+            || (head.headers.has_known(UPGRADE) && head.has_token("connection", "upgrade"));
         out(HttpEvent::Request {
             index,
             head: &self.request,

@@ -47,6 +47,10 @@ pub(crate) const KNOWN: [&str; 9] = [
     "origin",
 ];
 const NOT_KNOWN: u8 = u8::MAX;
+/// Positions in [`KNOWN`] of the names that decide whether a request asks for an upgrade.
+pub(crate) const UPGRADE: usize = 0;
+pub(crate) const SEC_WEBSOCKET_KEY: usize = 4;
+pub(crate) const SEC_WEBSOCKET_VERSION: usize = 5;
 
 /// Index of `name` in [`KNOWN`] (case-insensitive), or `NOT_KNOWN`. The length picks the
 /// candidates, so most names cost one comparison or none.
@@ -99,6 +103,11 @@ impl Headers {
 
     pub fn len(&self) -> usize {
         self.fields.len()
+    }
+
+    /// Whether some field is named `KNOWN[known]`: one bit test, no name compared.
+    pub(crate) fn has_known(&self, known: usize) -> bool {
+        self.present & (1 << known) != 0
     }
 
     pub fn is_empty(&self) -> bool {
