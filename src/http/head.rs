@@ -47,10 +47,31 @@ pub(crate) const KNOWN: [&str; 9] = [
     "origin",
 ];
 const NOT_KNOWN: u8 = u8::MAX;
+/// Position of `name` (lowercase) in [`KNOWN`], at compile time; a name not there does not
+/// compile.
+pub(crate) const fn known_position(name: &str) -> usize {
+    let mut i = 0;
+    while i < KNOWN.len() {
+        let k = KNOWN[i].as_bytes();
+        let n = name.as_bytes();
+        if k.len() == n.len() {
+            let mut j = 0;
+            while j < k.len() && k[j] == n[j] {
+                j += 1;
+            }
+            if j == k.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not a KNOWN name")
+}
+
 /// Positions in [`KNOWN`] of the names that decide whether a request asks for an upgrade.
-pub(crate) const UPGRADE: usize = 0;
-pub(crate) const SEC_WEBSOCKET_KEY: usize = 4;
-pub(crate) const SEC_WEBSOCKET_VERSION: usize = 5;
+pub(crate) const UPGRADE: usize = known_position("upgrade");
+pub(crate) const SEC_WEBSOCKET_KEY: usize = known_position("sec-websocket-key");
+pub(crate) const SEC_WEBSOCKET_VERSION: usize = known_position("sec-websocket-version");
 
 /// Index of `name` in [`KNOWN`] (case-insensitive), or `NOT_KNOWN`. The length picks the
 /// candidates, so most names cost one comparison or none.
@@ -88,17 +109,12 @@ impl Headers {
         })
     }
 
-    /// The fields with one of the [`KNOWN`] names: that name (lowercase) and the value.
-    pub(crate) fn known(&self) -> impl Iterator<Item = (&'static str, &[u8])> + '_ {
+    /// The fields with one of the [`KNOWN`] names: its position there and the value.
+    pub(crate) fn known_indexed(&self) -> impl Iterator<Item = (usize, &[u8])> + '_ {
         self.fields
             .iter()
             .filter(|f| f.known != NOT_KNOWN)
-            .map(|f| {
-                (
-                    KNOWN[usize::from(f.known)],
-                    &self.bytes[f.value.0..f.value.1],
-                )
-            })
+            .map(|f| (usize::from(f.known), &self.bytes[f.value.0..f.value.1]))
     }
 
     pub fn len(&self) -> usize {
