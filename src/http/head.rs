@@ -256,7 +256,7 @@ header_helpers!(ResponseHead);
 
 /// The start line (without its line end) and the header bytes after it.
 fn split_start_line(head: &[u8]) -> (&[u8], &[u8]) {
-    let end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    let end = memchr::memchr(b'\n', head).unwrap_or(head.len());
     let line = &head[..end];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     (line, head.get(end + 1..).unwrap_or(&[]))
