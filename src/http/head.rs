@@ -2,6 +2,8 @@
 //! its start line to the empty line, with the start line already checked by the scanner; parsing
 //! cannot fail, only fall back to a lenient header split (reported as `invalid_header`).
 
+use super::scan::run_from;
+
 /// One header field as sent: the name as spelled, the value with surrounding whitespace removed.
 /// Borrowed from the head it belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -425,29 +427,14 @@ fn plain_headers(rest: &[u8], out: &mut Headers) -> bool {
 
 /// From `i` inside a value: where the value ends (before CRLF or LF) and where the next line
 /// starts, or None at a byte httparse refuses in a value (a control other than tab, DEL, a CR
-/// not before LF) or at the end of the block. Eight bytes are tested at a time for any byte
-/// below 0x20 or equal to 0x7f; only those stop the loop.
+/// not before LF) or at the end of the block.
 fn value_end(block: &[u8], mut i: usize) -> Option<(usize, usize)> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     loop {
-        if let Some(word) = block.get(i..i + 8) {
-            let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
-            // The lowest flagged byte of each test is exact (higher ones may be false hits).
-            let control = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
-            let y = x ^ (ONES * 0x7f);
-            let del = y.wrapping_sub(ONES) & !y & HIGH;
-            let hits = control | del;
-            if hits == 0 {
-                i += 8;
-                continue;
-            }
-            i += (hits.trailing_zeros() / 8) as usize;
-        }
+        i += run_from(&block[i..], b' ');
         match *block.get(i)? {
             b'\n' => return Some((i, i + 1)),
             b'\r' if block.get(i + 1) == Some(&b'\n') => return Some((i, i + 2)),
-            b'\t' | b' '..=0x7e | 0x80.. => i += 1,
+            b'\t' => i += 1,
             _ => return None,
         }
     }

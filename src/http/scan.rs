@@ -85,10 +85,7 @@ impl HeadScan {
             if let Line::Target(n) = state {
                 // The target is most of a request line: take its run of visible bytes at once
                 // (the same rule as `step_line`'s, which then sees the byte that ends it).
-                let run = bytes[i..]
-                    .iter()
-                    .take_while(|&&b| b > b' ' && b != 0x7f)
-                    .count();
+                let run = run_from(&bytes[i..], b' ' + 1);
                 if run > 0 {
                     i += run;
                     self.line = Some(Line::Target(n.saturating_add(run as u32)));
@@ -193,6 +190,31 @@ enum Step {
     Next(Line),
     Done,
     Fail,
+}
+
+/// Length of the run at the start of `bytes` of bytes that are `min` or above and not DEL
+/// (`min` at most 0x80): eight bytes are tested at a time, only the word that ends the run is
+/// looked at byte by byte.
+pub(crate) fn run_from(bytes: &[u8], min: u8) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(word) = bytes.get(i..i + 8) {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        // The lowest flagged byte of each test is exact (higher ones may be false hits).
+        let below = x.wrapping_sub(ONES * u64::from(min)) & !x & HIGH;
+        let y = x ^ (ONES * 0x7f);
+        let del = y.wrapping_sub(ONES) & !y & HIGH;
+        let hits = below | del;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + bytes[i..]
+        .iter()
+        .take_while(|&&b| b >= min && b != 0x7f)
+        .count()
 }
 
 #[cfg(test)]
