@@ -413,7 +413,9 @@ impl Diagnoser {
                 ts: at.ts.0,
                 server_port: conn.server.port(),
                 method: hops::seen_method(&head.method),
-                path: head.target.split('?').next().unwrap_or("").to_string(),
+                path: head.target
+                    [..memchr::memchr(b'?', head.target.as_bytes()).unwrap_or(head.target.len())]
+                    .to_string(),
             });
         }
         let kind = if is_handshake(head) {
