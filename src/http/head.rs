@@ -312,6 +312,12 @@ fn parse_headers(rest: &[u8], out: &mut Headers) -> bool {
     if plain_headers(rest, out) {
         return false;
     }
+    general_headers(rest, out)
+}
+
+/// Headers with httparse into `out`; on an error, a lenient line split instead. True when
+/// lenient.
+fn general_headers(rest: &[u8], out: &mut Headers) -> bool {
     // One copy of the block; each field is then a pair of ranges into it.
     let fill = |hs: &[httparse::Header<'_>], out: &mut Headers| {
         out.clear();
@@ -546,6 +552,47 @@ mod tests {
         assert_eq!(h.header("a"), Some(&b"b c"[..]));
         let (h, _) = parse_response(b"HTTP/1.0 404\n\n");
         assert_eq!((h.version, h.status, h.reason.as_str()), (0, 404, ""));
+    }
+
+    #[test]
+    fn plain_split_matches_httparse() {
+        let blocks: &[&[u8]] = &[
+            b"\r\n",
+            b"\n",
+            b"Host: a\r\n\r\n",
+            b"Host:a\nX:  \t b c \t \r\n\n",
+            b"Empty:\r\nSpaces:   \r\nTab:\t\r\n\r\n",
+            b"X-\xe9: v\r\n\r\n",
+            b"X: caf\xc3\xa9 \xff\r\n\r\n",
+            b"X: a\tb\r\nY: a\x7fb\r\n\r\n",
+            b"X: a\rb\r\n\r\n",
+            b"X: a\x01b\r\n\r\n",
+            b"Upgrade : websocket\r\n\r\n",
+            b"A: b\r\n  c\r\n\r\n",
+            b" A: b\r\n\r\n",
+            b"A(b): c\r\n\r\n",
+            b"!#$%&'*+-.^_`|~09azAZ: 1\r\n\r\n",
+            b"NoColon\r\nA: b\r\n\r\n",
+            b":novalue\r\n\r\n",
+            b"A: 0123456789abcdef0123456789\r\nContent-Length: 12\r\nhOsT:x\r\n\r\n",
+            b"A: b\r\r\n\r\n",
+            b"A: b\r\n\r",
+            b"A: b",
+        ];
+        for &block in blocks {
+            let (mut plain, mut general) = (Headers::default(), Headers::default());
+            let lenient = general_headers(block, &mut general);
+            if plain_headers(block, &mut plain) {
+                assert!(!lenient, "{:?}", String::from_utf8_lossy(block));
+                assert_eq!(plain, general, "{:?}", String::from_utf8_lossy(block));
+            }
+            let mut both = Headers::default();
+            assert_eq!(parse_headers(block, &mut both), lenient);
+            assert_eq!(both, general, "{:?}", String::from_utf8_lossy(block));
+        }
+        let mut h = Headers::default();
+        assert!(plain_headers(b"A: b\r\nC:\td \r\n\r\n", &mut h));
+        assert!(!plain_headers(b"A: b\r\n c\r\n\r\n", &mut h));
     }
 
     #[test]
