@@ -104,6 +104,23 @@ impl HeadScan {
                 self.line = Some(Line::Minor);
                 continue;
             }
+            if state == Line::Minor && self.kind == Kind::Response {
+                // `d SP ddd` (minor version, status code) whole in this chunk: taken at once.
+                if let Some([b'0' | b'1', b' ', a, b, c]) = bytes.get(i..i + 5) {
+                    if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() {
+                        i += 5;
+                        self.line = Some(Line::AfterStatus);
+                        continue;
+                    }
+                }
+            }
+            if state == Line::Reason {
+                // The reason phrase takes every byte up to LF.
+                match memchr::memchr(b'\n', &bytes[i..]) {
+                    Some(p) => i += p,
+                    None => return Scan::NeedMore,
+                }
+            }
             let Some(&b) = bytes.get(i) else {
                 return Scan::NeedMore;
             };
