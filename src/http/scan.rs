@@ -104,6 +104,16 @@ impl HeadScan {
                 self.line = Some(Line::Minor);
                 continue;
             }
+            if state == Line::Method {
+                // The rest of the method (the step below then sees the byte that ends it).
+                let run = bytes[i..]
+                    .iter()
+                    .take_while(|b| {
+                        b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'-' || **b == b'_'
+                    })
+                    .count();
+                i += run;
+            }
             if state == Line::Minor && self.kind == Kind::Response {
                 // `d SP ddd` (minor version, status code) whole in this chunk: taken at once.
                 if let Some([b'0' | b'1', b' ', a, b, c]) = bytes.get(i..i + 5) {
