@@ -6,6 +6,7 @@
 //! method, target and time. The proxy is the endpoint that received a handshake and then sent
 //! one with the same key, unless `--proxy-port` / `--backend-port` say it.
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
@@ -40,8 +41,19 @@ pub struct HopHints {
 pub struct Seen {
     pub ts: i64,
     pub server_port: u16,
-    pub method: String,
+    /// The method: borrowed for the common ones, so remembering a request allocates only its
+    /// path.
+    pub method: Cow<'static, str>,
     pub path: String,
+}
+
+/// `method` as a [`Seen::method`].
+pub fn seen_method(method: &str) -> Cow<'static, str> {
+    const COMMON: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"];
+    match COMMON.iter().find(|&&m| m == method) {
+        Some(&m) => Cow::Borrowed(m),
+        None => Cow::Owned(method.to_string()),
+    }
 }
 
 /// Ports that received a request which another port received again right after, with the same

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use serde::Serialize;
 
 use crate::common::{PacketRef, Timestamp, Warning};
-use crate::http::{HttpEvent, RequestHead, ResponseHead};
+use crate::http::{self, HttpEvent, RequestHead, ResponseHead};
 use crate::tcp::{ConnId, ConnInfo, ConnMap};
 use crate::ws::session::SessionFacts;
 pub use session::SessionFinding;
@@ -412,8 +412,10 @@ impl Diagnoser {
             self.seen.push(hops::Seen {
                 ts: at.ts.0,
                 server_port: conn.server.port(),
-                method: head.method.clone(),
-                path: head.target.split('?').next().unwrap_or("").to_string(),
+                method: hops::seen_method(&head.method),
+                path: head.target
+                    [..memchr::memchr(b'?', head.target.as_bytes()).unwrap_or(head.target.len())]
+                    .to_string(),
             });
         }
         let kind = if is_handshake(head) {
@@ -441,7 +443,12 @@ impl Diagnoser {
             PendingKind::Handshake(Box::new(hs), key)
         } else {
             self.polling.request(&head.target, at);
-            if let Some(protocol) = head.header("upgrade") {
+            if let Some(protocol) = head
+                .headers
+                .has_known(http::UPGRADE)
+                .then(|| head.header("upgrade"))
+                .flatten()
+            {
                 let protocol = String::from_utf8_lossy(trim(protocol)).to_ascii_lowercase();
                 let protocol: String = protocol.chars().take(32).collect();
                 *self.counts.other_upgrades.entry(protocol).or_default() += 1;
@@ -639,6 +646,14 @@ pub struct Findings {
 
 /// Is this request a WebSocket handshake attempt?
 pub fn is_handshake(head: &RequestHead) -> bool {
+    // Most requests carry none of these fields: three bit tests say so.
+    let h = &head.headers;
+    if !(h.has_known(http::UPGRADE)
+        || h.has_known(http::SEC_WEBSOCKET_KEY)
+        || h.has_known(http::SEC_WEBSOCKET_VERSION))
+    {
+        return false;
+    }
     head.has_token("upgrade", "websocket")
         || head.header("sec-websocket-key").is_some()
         || head.header("sec-websocket-version").is_some()

@@ -51,7 +51,16 @@ pub struct StuckOnPolling {
 impl PollingWatch {
     /// One plain (non-handshake) request.
     pub fn request(&mut self, target: &str, at: PacketRef) {
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        // (memchr: `split_once('?')` costs more than the rest of this check on short targets.)
+        let (path, query) = match memchr::memchr(b'?', target.as_bytes()) {
+            Some(q) => (&target[..q], &target[q + 1..]),
+            None => (target, ""),
+        };
+        // Most requests are neither: no `EIO=` or `id=` parameter and no `/negotiate`. Said
+        // without splitting the query (each test below needs one of these).
+        if !path.ends_with("/negotiate") && !has_param_prefix(query) {
+            return;
+        }
         let has = |name_value: &str| query.split('&').any(|p| p == name_value);
         if query.split('&').any(|p| p.starts_with("EIO=")) && has("transport=polling") {
             self.engine_io.count(path, at);
@@ -139,6 +148,14 @@ impl PollingWatch {
         }
         out
     }
+}
+
+/// Whether some `&`-separated parameter of `query` starts with `EIO=` or `id=`.
+fn has_param_prefix(query: &str) -> bool {
+    let q = query.as_bytes();
+    std::iter::once(0)
+        .chain(memchr::memchr_iter(b'&', q).map(|i| i + 1))
+        .any(|i| q[i..].starts_with(b"EIO=") || q[i..].starts_with(b"id="))
 }
 
 #[cfg(test)]

@@ -3,7 +3,10 @@
 use std::collections::VecDeque;
 
 use super::body::{Body, Chunked, Outcome};
-use super::head::{parse_request, parse_response, tokens, Headers, RequestHead, ResponseHead};
+use super::head::{
+    known_position, parse_request, parse_response, tokens, Headers, RequestHead, ResponseHead,
+    UPGRADE,
+};
 use super::scan::{HeadScan, Kind, Scan};
 use crate::common::Direction;
 
@@ -103,6 +106,19 @@ const NO_REPEAT: [&str; 6] = [
     "sec-websocket-accept",
     "sec-websocket-version",
 ];
+
+/// [`NO_REPEAT`] as positions in `KNOWN`, in the same order.
+const NO_REPEAT_KNOWN: [usize; NO_REPEAT.len()] = {
+    let mut out = [0; NO_REPEAT.len()];
+    let mut i = 0;
+    while i < NO_REPEAT.len() {
+        out[i] = known_position(NO_REPEAT[i]);
+        i += 1;
+    }
+    out
+};
+const CONTENT_LENGTH: usize = known_position("content-length");
+const TRANSFER_ENCODING: usize = known_position("transfer-encoding");
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Method {
@@ -657,7 +673,7 @@ impl HttpConn {
             self.pending.push_back(Pending { index, method });
         }
         let upgrade = method == Method::Connect
-            || (head.header("upgrade").is_some() && head.has_token("connection", "upgrade"));
+            || (head.headers.has_known(UPGRADE) && head.has_token("connection", "upgrade"));
         out(HttpEvent::Request {
             index,
             head: &self.request,
@@ -837,15 +853,16 @@ fn framing_anomalies(
     let (mut has_te, mut has_cl) = (false, false);
     // The Content-Length value when there is exactly one such header.
     let mut single_cl: Option<&[u8]> = None;
-    for (name, value) in headers.known() {
-        if let Some(i) = NO_REPEAT.iter().position(|&n| n == name) {
+    for (known, value) in headers.known_indexed() {
+        // (Positions in `KNOWN`: numbers compared, not names.)
+        if let Some(i) = NO_REPEAT_KNOWN.iter().position(|&n| n == known) {
             repeats[i] += 1;
-            if NO_REPEAT[i] == "content-length" {
+            if known == CONTENT_LENGTH {
                 has_cl = true;
                 single_cl = (repeats[i] == 1).then_some(value);
             }
         }
-        has_te |= name == "transfer-encoding";
+        has_te |= known == TRANSFER_ENCODING;
     }
     for (name, n) in NO_REPEAT.iter().zip(repeats) {
         if n > 1 {

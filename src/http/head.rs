@@ -2,6 +2,8 @@
 //! its start line to the empty line, with the start line already checked by the scanner; parsing
 //! cannot fail, only fall back to a lenient header split (reported as `invalid_header`).
 
+use super::scan::run_from;
+
 /// One header field as sent: the name as spelled, the value with surrounding whitespace removed.
 /// Borrowed from the head it belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,13 +49,56 @@ pub(crate) const KNOWN: [&str; 9] = [
     "origin",
 ];
 const NOT_KNOWN: u8 = u8::MAX;
+/// Position of `name` (lowercase) in [`KNOWN`], at compile time; a name not there does not
+/// compile.
+pub(crate) const fn known_position(name: &str) -> usize {
+    let mut i = 0;
+    while i < KNOWN.len() {
+        let k = KNOWN[i].as_bytes();
+        let n = name.as_bytes();
+        if k.len() == n.len() {
+            let mut j = 0;
+            while j < k.len() && k[j] == n[j] {
+                j += 1;
+            }
+            if j == k.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not a KNOWN name")
+}
 
-/// Index of `name` in [`KNOWN`] (case-insensitive), or `NOT_KNOWN`.
+/// Positions in [`KNOWN`] of the names that decide whether a request asks for an upgrade.
+pub(crate) const UPGRADE: usize = known_position("upgrade");
+pub(crate) const SEC_WEBSOCKET_KEY: usize = known_position("sec-websocket-key");
+pub(crate) const SEC_WEBSOCKET_VERSION: usize = known_position("sec-websocket-version");
+
+/// Index of `name` in [`KNOWN`] (case-insensitive), or `NOT_KNOWN`. The length and the first
+/// letter pick the one candidate, so most names cost no comparison at all.
+#[inline]
 fn known_index(name: &[u8]) -> u8 {
-    KNOWN
-        .iter()
-        .position(|k| name.eq_ignore_ascii_case(k.as_bytes()))
-        .map_or(NOT_KNOWN, |i| i as u8)
+    let Some(&first) = name.first() else {
+        return NOT_KNOWN;
+    };
+    let candidate: u8 = match (name.len(), first | 0x20) {
+        (4, b'h') => 7,
+        (6, b'o') => 8,
+        (7, b'u') => 0,
+        (10, b'c') => 1,
+        (14, b'c') => 2,
+        (17, b't') => 3,
+        (17, b's') => 4,
+        (20, b's') => 6,
+        (21, b's') => 5,
+        _ => return NOT_KNOWN,
+    };
+    if name.eq_ignore_ascii_case(KNOWN[usize::from(candidate)].as_bytes()) {
+        candidate
+    } else {
+        NOT_KNOWN
+    }
 }
 
 impl Headers {
@@ -67,21 +112,21 @@ impl Headers {
         })
     }
 
-    /// The fields with one of the [`KNOWN`] names: that name (lowercase) and the value.
-    pub(crate) fn known(&self) -> impl Iterator<Item = (&'static str, &[u8])> + '_ {
+    /// The fields with one of the [`KNOWN`] names: its position there and the value.
+    pub(crate) fn known_indexed(&self) -> impl Iterator<Item = (usize, &[u8])> + '_ {
         self.fields
             .iter()
             .filter(|f| f.known != NOT_KNOWN)
-            .map(|f| {
-                (
-                    KNOWN[usize::from(f.known)],
-                    &self.bytes[f.value.0..f.value.1],
-                )
-            })
+            .map(|f| (usize::from(f.known), &self.bytes[f.value.0..f.value.1]))
     }
 
     pub fn len(&self) -> usize {
         self.fields.len()
+    }
+
+    /// Whether some field is named `KNOWN[known]`: one bit test, no name compared.
+    pub(crate) fn has_known(&self, known: usize) -> bool {
+        self.present & (1 << known) != 0
     }
 
     pub fn is_empty(&self) -> bool {
@@ -213,7 +258,7 @@ header_helpers!(ResponseHead);
 
 /// The start line (without its line end) and the header bytes after it.
 fn split_start_line(head: &[u8]) -> (&[u8], &[u8]) {
-    let end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    let end = memchr::memchr(b'\n', head).unwrap_or(head.len());
     let line = &head[..end];
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     (line, head.get(end + 1..).unwrap_or(&[]))
@@ -261,9 +306,18 @@ fn refill(s: &mut String, bytes: &[u8]) {
     }
 }
 
+/// Headers into `out`: the plain split when every line is simple, else httparse, and on an
+/// error a lenient line split. True when lenient.
+fn parse_headers(rest: &[u8], out: &mut Headers) -> bool {
+    if plain_headers(rest, out) {
+        return false;
+    }
+    general_headers(rest, out)
+}
+
 /// Headers with httparse into `out`; on an error, a lenient line split instead. True when
 /// lenient.
-fn parse_headers(rest: &[u8], out: &mut Headers) -> bool {
+fn general_headers(rest: &[u8], out: &mut Headers) -> bool {
     // One copy of the block; each field is then a pair of ranges into it.
     let fill = |hs: &[httparse::Header<'_>], out: &mut Headers| {
         out.clear();
@@ -301,6 +355,95 @@ fn parse_headers(rest: &[u8], out: &mut Headers) -> bool {
     }
     lenient_headers(rest, out);
     true
+}
+
+/// httparse's header name bytes (RFC 9110 `tchar`).
+const fn token_map() -> [bool; 256] {
+    let mut map = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        map[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    map
+}
+static TOKEN: [bool; 256] = token_map();
+
+/// The common case without httparse: every line is `token ":" value` with the value's bytes
+/// all ones httparse accepts (tab, visible ASCII, space, bytes >= 0x80) and the line ending in
+/// CRLF or LF. Fills `out` exactly as httparse's result would (leading and trailing spaces and
+/// tabs off the value, an empty value as `(0, 0)`) and returns true; on anything else
+/// (obs-fold, a space before the colon, a control byte, a bare CR) returns false, leaving `out`
+/// to be refilled by the general path.
+fn plain_headers(rest: &[u8], out: &mut Headers) -> bool {
+    out.clear();
+    out.bytes.extend_from_slice(rest);
+    let mut pos = 0;
+    loop {
+        match rest.get(pos..) {
+            Some([b'\n', ..]) | Some([b'\r', b'\n', ..]) => return true,
+            Some([_, ..]) => {}
+            _ => return false,
+        }
+        let name_end = pos
+            + rest[pos..]
+                .iter()
+                .take_while(|&&b| TOKEN[usize::from(b)])
+                .count();
+        if name_end == pos || rest.get(name_end) != Some(&b':') {
+            return false;
+        }
+        let Some((line_end, next)) = value_end(rest, name_end + 1) else {
+            return false;
+        };
+        let value = &rest[name_end + 1..line_end];
+        let lead = value
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        let trimmed = trim_ows(&value[lead..]).len();
+        let start = name_end + 1 + lead;
+        let range = if trimmed == 0 {
+            (0, 0)
+        } else {
+            (start, start + trimmed)
+        };
+        out.push_field((pos, name_end), range);
+        pos = next;
+    }
+}
+
+/// From `i` inside a value: where the value ends (before CRLF or LF) and where the next line
+/// starts, or None at a byte httparse refuses in a value (a control other than tab, DEL, a CR
+/// not before LF) or at the end of the block.
+fn value_end(block: &[u8], mut i: usize) -> Option<(usize, usize)> {
+    loop {
+        i += run_from(&block[i..], b' ');
+        match *block.get(i)? {
+            b'\n' => return Some((i, i + 1)),
+            b'\r' if block.get(i + 1) == Some(&b'\n') => return Some((i, i + 2)),
+            b'\t' => i += 1,
+            _ => return None,
+        }
+    }
 }
 
 /// `name: value` per line up to the empty line; folded lines join the previous value; lines
@@ -409,6 +552,47 @@ mod tests {
         assert_eq!(h.header("a"), Some(&b"b c"[..]));
         let (h, _) = parse_response(b"HTTP/1.0 404\n\n");
         assert_eq!((h.version, h.status, h.reason.as_str()), (0, 404, ""));
+    }
+
+    #[test]
+    fn plain_split_matches_httparse() {
+        let blocks: &[&[u8]] = &[
+            b"\r\n",
+            b"\n",
+            b"Host: a\r\n\r\n",
+            b"Host:a\nX:  \t b c \t \r\n\n",
+            b"Empty:\r\nSpaces:   \r\nTab:\t\r\n\r\n",
+            b"X-\xe9: v\r\n\r\n",
+            b"X: caf\xc3\xa9 \xff\r\n\r\n",
+            b"X: a\tb\r\nY: a\x7fb\r\n\r\n",
+            b"X: a\rb\r\n\r\n",
+            b"X: a\x01b\r\n\r\n",
+            b"Upgrade : websocket\r\n\r\n",
+            b"A: b\r\n  c\r\n\r\n",
+            b" A: b\r\n\r\n",
+            b"A(b): c\r\n\r\n",
+            b"!#$%&'*+-.^_`|~09azAZ: 1\r\n\r\n",
+            b"NoColon\r\nA: b\r\n\r\n",
+            b":novalue\r\n\r\n",
+            b"A: 0123456789abcdef0123456789\r\nContent-Length: 12\r\nhOsT:x\r\n\r\n",
+            b"A: b\r\r\n\r\n",
+            b"A: b\r\n\r",
+            b"A: b",
+        ];
+        for &block in blocks {
+            let (mut plain, mut general) = (Headers::default(), Headers::default());
+            let lenient = general_headers(block, &mut general);
+            if plain_headers(block, &mut plain) {
+                assert!(!lenient, "{:?}", String::from_utf8_lossy(block));
+                assert_eq!(plain, general, "{:?}", String::from_utf8_lossy(block));
+            }
+            let mut both = Headers::default();
+            assert_eq!(parse_headers(block, &mut both), lenient);
+            assert_eq!(both, general, "{:?}", String::from_utf8_lossy(block));
+        }
+        let mut h = Headers::default();
+        assert!(plain_headers(b"A: b\r\nC:\td \r\n\r\n", &mut h));
+        assert!(!plain_headers(b"A: b\r\n c\r\n\r\n", &mut h));
     }
 
     #[test]

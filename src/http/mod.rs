@@ -18,3 +18,4 @@ mod tests;
 
 pub use conn::{HeadBuffers, HttpConfig, HttpConn, HttpEvent};
 pub use head::{Header, Headers, RequestHead, ResponseHead};
+pub(crate) use head::{SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};

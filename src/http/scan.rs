@@ -85,10 +85,7 @@ impl HeadScan {
             if let Line::Target(n) = state {
                 // The target is most of a request line: take its run of visible bytes at once
                 // (the same rule as `step_line`'s, which then sees the byte that ends it).
-                let run = bytes[i..]
-                    .iter()
-                    .take_while(|&&b| b > b' ' && b != 0x7f)
-                    .count();
+                let run = run_from(&bytes[i..], b' ' + 1);
                 if run > 0 {
                     i += run;
                     self.line = Some(Line::Target(n.saturating_add(run as u32)));
@@ -106,6 +103,33 @@ impl HeadScan {
                 i += VERSION.len();
                 self.line = Some(Line::Minor);
                 continue;
+            }
+            if state == Line::Method {
+                // The rest of the method (the step below then sees the byte that ends it).
+                let run = bytes[i..]
+                    .iter()
+                    .take_while(|b| {
+                        b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'-' || **b == b'_'
+                    })
+                    .count();
+                i += run;
+            }
+            if state == Line::Minor && self.kind == Kind::Response {
+                // `d SP ddd` (minor version, status code) whole in this chunk: taken at once.
+                if let Some([b'0' | b'1', b' ', a, b, c]) = bytes.get(i..i + 5) {
+                    if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() {
+                        i += 5;
+                        self.line = Some(Line::AfterStatus);
+                        continue;
+                    }
+                }
+            }
+            if state == Line::Reason {
+                // The reason phrase takes every byte up to LF.
+                match memchr::memchr(b'\n', &bytes[i..]) {
+                    Some(p) => i += p,
+                    None => return Scan::NeedMore,
+                }
             }
             let Some(&b) = bytes.get(i) else {
                 return Scan::NeedMore;
@@ -193,6 +217,31 @@ enum Step {
     Next(Line),
     Done,
     Fail,
+}
+
+/// Length of the run at the start of `bytes` of bytes that are `min` or above and not DEL
+/// (`min` at most 0x80): eight bytes are tested at a time, only the word that ends the run is
+/// looked at byte by byte.
+pub(crate) fn run_from(bytes: &[u8], min: u8) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(word) = bytes.get(i..i + 8) {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
+        // The lowest flagged byte of each test is exact (higher ones may be false hits).
+        let below = x.wrapping_sub(ONES * u64::from(min)) & !x & HIGH;
+        let y = x ^ (ONES * 0x7f);
+        let del = y.wrapping_sub(ONES) & !y & HIGH;
+        let hits = below | del;
+        if hits != 0 {
+            return i + (hits.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i + bytes[i..]
+        .iter()
+        .take_while(|&&b| b >= min && b != 0x7f)
+        .count()
 }
 
 #[cfg(test)]
