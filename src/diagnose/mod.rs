@@ -424,7 +424,7 @@ impl Diagnoser {
                 hop: None,
                 key: key
                     .as_deref()
-                    .map(|k| String::from_utf8_lossy(trim(k)).into_owned()),
+                    .map(|k| String::from_utf8_lossy(k.trim_ascii()).into_owned()),
                 ts: at.ts,
                 connection: conn.id.0,
                 request_on_connection: index + 1,
@@ -449,7 +449,7 @@ impl Diagnoser {
                 .then(|| head.header("upgrade"))
                 .flatten()
             {
-                let protocol = String::from_utf8_lossy(trim(protocol)).to_ascii_lowercase();
+                let protocol = String::from_utf8_lossy(protocol.trim_ascii()).to_ascii_lowercase();
                 let protocol: String = protocol.chars().take(32).collect();
                 *self.counts.other_upgrades.entry(protocol).or_default() += 1;
             }
@@ -490,7 +490,7 @@ impl Diagnoser {
             hop: None,
             key: key
                 .as_deref()
-                .map(|k| String::from_utf8_lossy(trim(k)).into_owned()),
+                .map(|k| String::from_utf8_lossy(k.trim_ascii()).into_owned()),
             ts: at.ts,
             connection: conn.id.0,
             request_on_connection: index.saturating_add(1),
@@ -554,10 +554,11 @@ impl Diagnoser {
                     hs.response_packet = Some(at.number);
                     hs.response_delay = Some(at.ts.secs_since(p.at.ts));
                     let accept_valid = match (resp.status, &key) {
-                        (101, Some(key)) => Some(
-                            resp.header("sec-websocket-accept")
-                                .is_some_and(|a| trim(a) == crate::ws::accept_for(key).as_bytes()),
-                        ),
+                        (101, Some(key)) => {
+                            Some(resp.header("sec-websocket-accept").is_some_and(|a| {
+                                a.trim_ascii() == crate::ws::accept_for(key).as_bytes()
+                            }))
+                        }
                         _ => None,
                     };
                     hs.response = Some(ResponseSummary {
@@ -736,7 +737,7 @@ fn summarize_partial(
         let name = String::from_utf8_lossy(&l[..colon])
             .trim()
             .to_ascii_lowercase();
-        let value = trim(&l[colon + 1..]);
+        let value = l[colon + 1..].trim_ascii();
         let text = Some(String::from_utf8_lossy(value).into_owned());
         match name.as_str() {
             "host" => summary.host = text,
@@ -948,7 +949,7 @@ fn evidence(hs: &Handshake, resp: Option<&ResponseHead>, key: Option<&[u8]>) -> 
                     if !valid {
                         let found = resp
                             .header("sec-websocket-accept")
-                            .map(|a| String::from_utf8_lossy(trim(a)).into_owned())
+                            .map(|a| String::from_utf8_lossy(a.trim_ascii()).into_owned())
                             .unwrap_or_else(|| "no Sec-WebSocket-Accept".into());
                         ev.push(format!(
                             "expected accept {}, found {found}",
@@ -970,16 +971,4 @@ fn has_token(list: &str, token: &str) -> bool {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &b[start..end]
 }

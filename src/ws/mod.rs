@@ -12,21 +12,9 @@ const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// The `Sec-WebSocket-Accept` value a server must send for `key`.
 pub fn accept_for(key: &[u8]) -> String {
     let mut h = Sha1::new();
-    h.update(trim(key));
+    h.update(key.trim_ascii());
     h.update(GUID.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(h.finalize())
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &b[start..end]
 }
 
 #[cfg(test)]
