@@ -378,9 +378,17 @@ impl Routing {
         })
     }
 
-    /// The server and location nginx picks for this handshake, and the settings there that
-    /// explain its problems.
-    pub fn locate(&self, hs: &Handshake) -> NginxMatch {
+    /// Finds the server (by Host, port and, on the upstream hop, the backend it proxies to)
+    /// and the location for `target`, filling those parts of the match. Without a location the
+    /// match is finished, with a note saying why none was found.
+    fn route(
+        &self,
+        host: Option<&str>,
+        port: u16,
+        backend: Option<&str>,
+        target: &str,
+        no_server: impl FnOnce() -> String,
+    ) -> (NginxMatch, Option<&Location>) {
         let m = &self.model;
         let mut out = NginxMatch {
             file: None,
@@ -390,15 +398,9 @@ impl Routing {
             causes: Vec::new(),
             note: None,
         };
-        let backend = hs.server.to_string();
-        let Some(s) = route::find_server(
-            m,
-            hs.request.host.as_deref(),
-            Some(hs.server.port()),
-            Some(&backend),
-        ) else {
-            out.note = Some("the config has no server block".into());
-            return out;
+        let Some(s) = route::find_server(m, host, Some(port), backend) else {
+            out.note = Some(no_server());
+            return (out, None);
         };
         let server = &m.servers[s];
         out.server = Some(format!(
@@ -406,18 +408,40 @@ impl Routing {
             server.label(),
             check::at(&self.cfg, server.at)
         ));
-        let Some(l) = route::find_location(m, s, &hs.request.target) else {
+        let Some(l) = route::find_location(m, s, target) else {
             out.note = Some(format!(
                 "no location of this server matches {}: nginx answers it from the server level",
-                path_of(&hs.request.target)
+                path_of(target)
             ));
-            return out;
+            return (out, None);
         };
         let loc: &Location = &m.locations[l];
         out.file = Some(self.cfg.file(loc.at.file).to_string());
         out.line = Some(loc.at.line);
         out.location = Some(loc.display());
-        let issues = check::location(m, &self.cfg, &self.ctx, loc);
+        (out, Some(loc))
+    }
+
+    /// `file:line` of a location.
+    fn place(&self, loc: &Location) -> String {
+        format!("{}:{}", self.cfg.file(loc.at.file), loc.at.line)
+    }
+
+    /// The server and location nginx picks for this handshake, and the settings there that
+    /// explain its problems.
+    pub fn locate(&self, hs: &Handshake) -> NginxMatch {
+        let backend = hs.server.to_string();
+        let (mut out, loc) = match self.route(
+            hs.request.host.as_deref(),
+            hs.server.port(),
+            Some(&backend),
+            &hs.request.target,
+            || "the config has no server block".into(),
+        ) {
+            (out, None) => return out,
+            (out, Some(loc)) => (out, loc),
+        };
+        let issues = check::location(&self.model, &self.cfg, &self.ctx, loc);
         for p in &hs.problems {
             let codes: &[&str] = match p {
                 Problem::Http10Downgrade => &["http_version"],
@@ -429,7 +453,7 @@ impl Routing {
                 out.causes.push(format!("{}: {}", p.code(), i.message));
             }
         }
-        let place = format!("{}:{}", self.cfg.file(loc.at.file), loc.at.line);
+        let place = self.place(loc);
         if loc.proxy_pass.is_none() {
             out.note = Some(format!(
                 "`{}` at {place} has no proxy_pass: this request should not have reached a backend through it; another server block or an older config served it",
@@ -443,51 +467,25 @@ impl Routing {
         }
         out
     }
-}
 
-impl Routing {
     /// The server and location nginx picks for a request a client sends to it (Host, the port
     /// it connected to, target): where a probe landed. When that location does not proxy,
     /// nginx answers the path itself, which is what `not_forwarded` means.
     pub fn locate_client(&self, host: Option<&str>, port: u16, target: &str) -> NginxMatch {
-        let m = &self.model;
-        let mut out = NginxMatch {
-            file: None,
-            line: None,
-            location: None,
-            server: None,
-            causes: Vec::new(),
-            note: None,
+        let (mut out, loc) = match self.route(host, port, None, target, || {
+            format!("no server block listens on port {port}")
+        }) {
+            (out, None) => return out,
+            (out, Some(loc)) => (out, loc),
         };
-        let Some(s) = route::find_server(m, host, Some(port), None) else {
-            out.note = Some(format!("no server block listens on port {port}"));
-            return out;
-        };
-        let server = &m.servers[s];
-        out.server = Some(format!(
-            "{} ({})",
-            server.label(),
-            check::at(&self.cfg, server.at)
-        ));
-        let Some(l) = route::find_location(m, s, target) else {
-            out.note = Some(format!(
-                "no location of this server matches {}: nginx answers it from the server level",
-                path_of(target)
-            ));
-            return out;
-        };
-        let loc: &Location = &m.locations[l];
-        let place = format!("{}:{}", self.cfg.file(loc.at.file), loc.at.line);
-        out.file = Some(self.cfg.file(loc.at.file).to_string());
-        out.line = Some(loc.at.line);
-        out.location = Some(loc.display());
         if loc.proxy_pass.is_none() {
             out.note = Some(format!(
-                "`{}` at {place} has no proxy_pass: nginx answers this path itself",
-                loc.display()
+                "`{}` at {} has no proxy_pass: nginx answers this path itself",
+                loc.display(),
+                self.place(loc)
             ));
         } else {
-            for i in check::location(m, &self.cfg, &self.ctx, loc) {
+            for i in check::location(&self.model, &self.cfg, &self.ctx, loc) {
                 if matches!(
                     i.code,
                     "http_version"
