@@ -4,8 +4,8 @@ use std::collections::VecDeque;
 
 use super::body::{Body, Chunked, Outcome};
 use super::head::{
-    known_position, parse_request, parse_response, tokens, Headers, RequestHead, ResponseHead,
-    UPGRADE,
+    known_position, parse_request, parse_response, tokens, whole_request, whole_response, Headers,
+    RequestHead, ResponseHead, UPGRADE,
 };
 use super::scan::{HeadScan, Kind, Scan};
 use crate::common::Direction;
@@ -116,6 +116,16 @@ const NO_REPEAT_KNOWN: [usize; NO_REPEAT.len()] = {
         i += 1;
     }
     out
+};
+/// [`NO_REPEAT`] as a mask of bits for [`Headers::repeats_any`].
+const NO_REPEAT_MASK: u16 = {
+    let mut mask = 0;
+    let mut i = 0;
+    while i < NO_REPEAT_KNOWN.len() {
+        mask |= 1 << NO_REPEAT_KNOWN[i];
+        i += 1;
+    }
+    mask
 };
 const CONTENT_LENGTH: usize = known_position("content-length");
 const TRANSFER_ENCODING: usize = known_position("transfer-encoding");
@@ -551,6 +561,22 @@ impl HttpConn {
         }
         let avail = &bytes[i..];
         let lim = avail.len().min(max - side.buf.len());
+        if side.buf.is_empty() && side.scan.at_start() {
+            // The usual case, a plain head whole in this chunk: checked, split and parsed in
+            // one pass, with no scan before it.
+            let whole = match dir {
+                Direction::ToServer => whole_request(&avail[..lim], &mut self.request),
+                Direction::ToClient => whole_response(&avail[..lim], &mut self.response),
+            };
+            if let Some(n) = whole {
+                match dir {
+                    Direction::ToServer => self.request_parsed(false, out),
+                    Direction::ToClient => self.response_parsed(false, out),
+                }
+                return i + n;
+            }
+        }
+        let side = &mut self.sides[dir.index()];
         match side.scan.feed(&avail[..lim], false) {
             Scan::Found(n) => {
                 if side.buf.is_empty() {
@@ -659,8 +685,13 @@ impl HttpConn {
     }
 
     fn on_request(&mut self, raw: &[u8], out: &mut impl FnMut(HttpEvent<'_>)) {
-        let dir = Direction::ToServer;
         let lenient = parse_request(raw, &mut self.request);
+        self.request_parsed(lenient, out);
+    }
+
+    /// What follows a request head parsed into `self.request`: its event, framing and state.
+    fn request_parsed(&mut self, lenient: bool, out: &mut impl FnMut(HttpEvent<'_>)) {
+        let dir = Direction::ToServer;
         let head = &self.request;
         let index = self.next_request;
         self.next_request += 1;
@@ -700,8 +731,13 @@ impl HttpConn {
     }
 
     fn on_response(&mut self, raw: &[u8], out: &mut impl FnMut(HttpEvent<'_>)) {
-        let dir = Direction::ToClient;
         let lenient = parse_response(raw, &mut self.response);
+        self.response_parsed(lenient, out);
+    }
+
+    /// What follows a response head parsed into `self.response` (see `request_parsed`).
+    fn response_parsed(&mut self, lenient: bool, out: &mut impl FnMut(HttpEvent<'_>)) {
+        let dir = Direction::ToClient;
         let status = self.response.status;
         if (100..200).contains(&status) && status != 101 {
             let index = self.pending.front().map(|p| p.index);
@@ -833,6 +869,20 @@ enum Framing {
     Bad(&'static str),
 }
 
+/// A Content-Length value that is one plain number: digits only, at least one, within u64.
+fn plain_number(value: &[u8]) -> Option<u64> {
+    if value.is_empty() {
+        return None;
+    }
+    value.iter().try_fold(0u64, |n, &d| {
+        if d.is_ascii_digit() {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
 /// Report header anomalies of one head and work out its framing.
 fn framing_anomalies(
     dir: Direction,
@@ -840,6 +890,17 @@ fn framing_anomalies(
     lenient: bool,
     out: &mut impl FnMut(HttpEvent<'_>),
 ) -> Framing {
+    // The usual head, read strictly, with no Transfer-Encoding and no repeated header that
+    // matters: framed by its one plain Content-Length or by none, found without a walk over
+    // the fields. Anything else takes the full walk below.
+    if !lenient && !headers.has_known(TRANSFER_ENCODING) && !headers.repeats_any(NO_REPEAT_MASK) {
+        if !headers.has_known(CONTENT_LENGTH) {
+            return Framing::None;
+        }
+        if let Some(n) = headers.known_value(CONTENT_LENGTH).and_then(plain_number) {
+            return Framing::Length(n);
+        }
+    }
     let mut anomaly =
         |code: &'static str, detail: String| out(HttpEvent::Anomaly { dir, code, detail });
     if lenient {

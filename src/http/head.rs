@@ -23,6 +23,8 @@ pub struct Headers {
     fields: Vec<Field>,
     /// Which of the [`KNOWN`] names occur (bit `i` for `KNOWN[i]`).
     present: u16,
+    /// Which of them occur more than once.
+    repeated: u16,
 }
 
 /// Byte ranges of one field's name and value in [`Headers::bytes`].
@@ -94,7 +96,13 @@ fn known_index(name: &[u8]) -> u8 {
         (21, b's') => 5,
         _ => return NOT_KNOWN,
     };
-    if name.eq_ignore_ascii_case(KNOWN[usize::from(candidate)].as_bytes()) {
+    let known = KNOWN[usize::from(candidate)].as_bytes();
+    // (Every byte compared, no early exit: the compiler makes it a few vector operations.)
+    let differ = name
+        .iter()
+        .zip(known)
+        .fold(0, |acc, (&b, &k)| acc | (b.to_ascii_lowercase() ^ k));
+    if name.len() == known.len() && differ == 0 {
         candidate
     } else {
         NOT_KNOWN
@@ -129,6 +137,18 @@ impl Headers {
         self.present & (1 << known) != 0
     }
 
+    /// The value of the first field named `KNOWN[known]`.
+    pub(crate) fn known_value(&self, known: usize) -> Option<&[u8]> {
+        self.known_indexed()
+            .find(|&(k, _)| k == known)
+            .map(|(_, value)| value)
+    }
+
+    /// Whether some [`KNOWN`] name in `mask` (bit `i` for `KNOWN[i]`) occurs more than once.
+    pub(crate) fn repeats_any(&self, mask: u16) -> bool {
+        self.repeated & mask != 0
+    }
+
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
@@ -137,13 +157,21 @@ impl Headers {
         self.bytes.clear();
         self.fields.clear();
         self.present = 0;
+        self.repeated = 0;
     }
 
     /// Adds a field whose name and value are at these ranges of the buffer.
     fn push_field(&mut self, name: (usize, usize), value: (usize, usize)) {
         let known = known_index(&self.bytes[name.0..name.1]);
+        self.push_known(name, value, known);
+    }
+
+    /// Adds a field whose name is `KNOWN[known]` (or no known name).
+    fn push_known(&mut self, name: (usize, usize), value: (usize, usize), known: u8) {
         if known != NOT_KNOWN {
-            self.present |= 1 << known;
+            let bit = 1 << known;
+            self.repeated |= self.present & bit;
+            self.present |= bit;
         }
         self.fields.push(Field { name, value, known });
     }
@@ -297,6 +325,75 @@ pub(crate) fn parse_response(raw: &[u8], head: &mut ResponseHead) -> bool {
     parse_headers(rest, &mut head.headers)
 }
 
+/// A request head that starts at `bytes[0]` and ends inside `bytes`, checked and parsed in one
+/// pass: the request line by the scanner's rules, the header lines by [`plain_block`]'s. The
+/// head's length; None when the head does not end in `bytes` or some line is not plain, and
+/// then the caller scans and parses the usual way, which parses a head that passes here to the
+/// same result (`fast_path_matches_scan_and_parse` checks it).
+pub(crate) fn whole_request(bytes: &[u8], head: &mut RequestHead) -> Option<usize> {
+    let method_len = match bytes.first()? {
+        b'A'..=b'Z' => bytes
+            .iter()
+            .take_while(|b| {
+                b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'-' || **b == b'_'
+            })
+            .count(),
+        _ => return None,
+    };
+    let target_start = method_len + 1;
+    if bytes.get(method_len) != Some(&b' ') {
+        return None;
+    }
+    let target_end = target_start + run_from(&bytes[target_start..], b' ' + 1);
+    let rest = bytes.get(target_end..)?;
+    let (minor, line_len) = match rest {
+        [b' ', b'H', b'T', b'T', b'P', b'/', b'1', b'.', d @ (b'0' | b'1'), b'\r', b'\n', ..] => {
+            (d, 11)
+        }
+        [b' ', b'H', b'T', b'T', b'P', b'/', b'1', b'.', d @ (b'0' | b'1'), b'\n', ..] => (d, 10),
+        _ => return None,
+    };
+    if target_end == target_start {
+        return None;
+    }
+    let head_start = target_end + line_len;
+    let block = plain_block(&bytes[head_start..], &mut head.headers)?;
+    refill(&mut head.method, &bytes[..method_len]);
+    refill(&mut head.target, &bytes[target_start..target_end]);
+    head.version = minor - b'0';
+    Some(head_start + block)
+}
+
+/// A response head whole in `bytes` (see [`whole_request`]).
+pub(crate) fn whole_response(bytes: &[u8], head: &mut ResponseHead) -> Option<usize> {
+    let [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor @ (b'0' | b'1'), b' ', digits @ ..] =
+        bytes.get(..12)?
+    else {
+        return None;
+    };
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    // After the status: CRLF, LF, or a space and a reason phrase up to LF.
+    let (reason, head_start) = match &bytes[12..] {
+        [b'\r', b'\n', ..] => (&[][..], 14),
+        [b'\n', ..] => (&[][..], 13),
+        [b' ', reason @ ..] => {
+            let lf = memchr::memchr(b'\n', reason)?;
+            let line = &reason[..lf];
+            (line.strip_suffix(b"\r").unwrap_or(line), 13 + lf + 1)
+        }
+        _ => return None,
+    };
+    let block = plain_block(&bytes[head_start..], &mut head.headers)?;
+    head.version = minor - b'0';
+    head.status = digits
+        .iter()
+        .fold(0u16, |n, &d| n * 10 + u16::from(d - b'0'));
+    refill(&mut head.reason, reason);
+    Some(head_start + block)
+}
+
 /// `s` becomes `bytes` (invalid UTF-8 replaced), keeping its allocation.
 fn refill(s: &mut String, bytes: &[u8]) {
     s.clear();
@@ -394,41 +491,47 @@ static TOKEN: [bool; 256] = token_map();
 /// (obs-fold, a space before the colon, a control byte, a bare CR) returns false, leaving `out`
 /// to be refilled by the general path.
 fn plain_headers(rest: &[u8], out: &mut Headers) -> bool {
-    out.clear();
-    out.bytes.extend_from_slice(rest);
+    plain_block(rest, out).is_some()
+}
+
+/// [`plain_headers`] on a block that may go on past its empty line: the length of the block up
+/// to and with its empty line, or None when some line is not plain or the block does not end in
+/// `block`. One pass, each byte looked at once; `out` holds a copy of the block only.
+fn plain_block(block: &[u8], out: &mut Headers) -> Option<usize> {
+    out.fields.clear();
+    out.present = 0;
+    out.repeated = 0;
     let mut pos = 0;
-    loop {
-        match rest.get(pos..) {
-            Some([b'\n', ..]) | Some([b'\r', b'\n', ..]) => return true,
-            Some([_, ..]) => {}
-            _ => return false,
+    let len = loop {
+        let line = block.get(pos..)?;
+        let name_len = line.iter().take_while(|&&b| TOKEN[usize::from(b)]).count();
+        if name_len == 0 {
+            match line {
+                [b'\n', ..] => break pos + 1,
+                [b'\r', b'\n', ..] => break pos + 2,
+                _ => return None,
+            }
         }
-        let name_end = pos
-            + rest[pos..]
-                .iter()
-                .take_while(|&&b| TOKEN[usize::from(b)])
-                .count();
-        if name_end == pos || rest.get(name_end) != Some(&b':') {
-            return false;
+        let name_end = pos + name_len;
+        if block.get(name_end) != Some(&b':') {
+            return None;
         }
-        let Some((line_end, next)) = value_end(rest, name_end + 1) else {
-            return false;
-        };
-        let value = &rest[name_end + 1..line_end];
-        let lead = value
-            .iter()
-            .take_while(|&&b| b == b' ' || b == b'\t')
-            .count();
-        let trimmed = trim_ows(&value[lead..]).len();
+        let (line_end, next) = value_end(block, name_end + 1)?;
+        let raw = &block[name_end + 1..line_end];
+        let lead = raw.iter().take_while(|&&b| b == b' ' || b == b'\t').count();
+        let value = trim_ows(&raw[lead..]);
         let start = name_end + 1 + lead;
-        let range = if trimmed == 0 {
+        let range = if value.is_empty() {
             (0, 0)
         } else {
-            (start, start + trimmed)
+            (start, start + value.len())
         };
-        out.push_field((pos, name_end), range);
+        out.push_known((pos, name_end), range, known_index(&block[pos..name_end]));
         pos = next;
-    }
+    };
+    out.bytes.clear();
+    out.bytes.extend_from_slice(&block[..len]);
+    Some(len)
 }
 
 /// From `i` inside a value: where the value ends (before CRLF or LF) and where the next line
@@ -593,6 +696,116 @@ mod tests {
         let mut h = Headers::default();
         assert!(plain_headers(b"A: b\r\nC:\td \r\n\r\n", &mut h));
         assert!(!plain_headers(b"A: b\r\n c\r\n\r\n", &mut h));
+    }
+
+    /// Start lines that make or break each rule of the one-pass parse (good, odd and bad).
+    fn start_line() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(b"GET /a?b=c HTTP/1.1\r\n".to_vec()),
+            Just(b"M-SEARCH * HTTP/1.0\n".to_vec()),
+            Just(b"GET  / HTTP/1.1\r\n".to_vec()),
+            Just(b"GET / HTTP/1.2\r\n".to_vec()),
+            Just(b"get / HTTP/1.1\r\n".to_vec()),
+            Just(b"GET /caf\xc3\xa9\xff HTTP/1.1\r\n".to_vec()),
+            Just(b"GET /a\x7f HTTP/1.1\r\n".to_vec()),
+            Just(b"HTTP/1.1 101 Switching Protocols\r\n".to_vec()),
+            Just(b"HTTP/1.0 404\n".to_vec()),
+            Just(b"HTTP/1.1 200 \r\n".to_vec()),
+            Just(b"HTTP/1.1 20x OK\r\n".to_vec()),
+            Just(b"HTTP/1.1 200\rX\r\n".to_vec()),
+            Just(b"HTTP/1.1 200 a\rb\x01\xff\r\n".to_vec()),
+            prop::collection::vec(any::<u8>(), 0..6),
+        ]
+    }
+
+    /// Header lines (plain, folded, a space before the colon, control bytes, DEL, bare CR,
+    /// UTF-8), line ends and noise.
+    fn header_piece() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(b"Host: a\r\n".to_vec()),
+            Just(b"content-LENGTH:12\n".to_vec()),
+            Just(b"X:  \t b c \t \r\n".to_vec()),
+            Just(b"Empty:\r\n".to_vec()),
+            Just(b"Upgrade : websocket\r\n".to_vec()),
+            Just(b"  folded\r\n".to_vec()),
+            Just(b"X: a\x7fb\r\n".to_vec()),
+            Just(b"X: a\rb\r\n".to_vec()),
+            Just(b"X: \x01\r\n".to_vec()),
+            Just(b"X-\xe9: v\r\n".to_vec()),
+            Just(b"Cookie: caf\xc3\xa9\r\n".to_vec()),
+            Just(b"NoColon\r\n".to_vec()),
+            Just(b"\r".to_vec()),
+            prop::collection::vec(any::<u8>(), 0..6),
+        ]
+    }
+
+    fn head_end() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(b"\r\n".to_vec()),
+            Just(b"\n".to_vec()),
+            Just(b"\r\nBODY".to_vec()),
+            Just(Vec::new()),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Where the one-pass parse takes a head, scanning for its end and then parsing it
+        /// finds the same end and the same head, read strictly.
+        #[test]
+        fn fast_path_matches_scan_and_parse(
+            start in start_line(),
+            lines in proptest::collection::vec(header_piece(), 0..6),
+            end in head_end(),
+        ) {
+            use super::super::scan::{HeadScan, Kind, Scan};
+            let bytes = [start, lines.concat(), end].concat();
+            let mut fast = RequestHead::default();
+            if let Some(n) = whole_request(&bytes, &mut fast) {
+                proptest::prop_assert_eq!(HeadScan::new(Kind::Request).feed(&bytes, false), Scan::Found(n));
+                let (slow, lenient) = parse_request(&bytes[..n]);
+                proptest::prop_assert!(!lenient);
+                proptest::prop_assert_eq!(&fast, &slow);
+            }
+            let mut fast = ResponseHead::default();
+            if let Some(n) = whole_response(&bytes, &mut fast) {
+                proptest::prop_assert_eq!(HeadScan::new(Kind::Response).feed(&bytes, false), Scan::Found(n));
+                let (slow, lenient) = parse_response(&bytes[..n]);
+                proptest::prop_assert!(!lenient);
+                proptest::prop_assert_eq!(&fast, &slow);
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_takes_plain_heads_and_leaves_the_rest() {
+        let mut req = RequestHead::default();
+        let head = b"GET /x HTTP/1.1\r\nHost: a\r\nX:\r\n\r\nBODY";
+        assert_eq!(whole_request(head, &mut req), Some(head.len() - 4));
+        assert_eq!(
+            (req.method.as_str(), req.target.as_str(), req.version),
+            ("GET", "/x", 1)
+        );
+        assert_eq!(req.header("host"), Some(&b"a"[..]));
+        // Not whole, folded, or a bad start line: left to the scanner.
+        assert_eq!(whole_request(&head[..20], &mut req), None);
+        assert_eq!(
+            whole_request(b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n", &mut req),
+            None
+        );
+        assert_eq!(whole_request(b"GET / HTTP/1.1 \r\n\r\n", &mut req), None);
+        let mut resp = ResponseHead::default();
+        assert_eq!(whole_response(b"HTTP/1.0 404\n\n", &mut resp), Some(14));
+        assert_eq!(
+            (resp.version, resp.status, resp.reason.as_str()),
+            (0, 404, "")
+        );
+        assert_eq!(
+            whole_response(b"HTTP/1.1 200 OK\r\nA: b\r\n", &mut resp),
+            None
+        );
     }
 
     #[test]
