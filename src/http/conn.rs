@@ -749,6 +749,8 @@ impl HttpConn {
                 self.unpaired(status, out);
             }
             framing_anomalies(dir, &self.response.headers, lenient, out);
+            // The final response follows: a new head, its start line checked afresh.
+            self.sides[dir.index()].scan = HeadScan::new(kind(dir));
             return;
         }
         let paired = self.pending.pop_front();

@@ -278,6 +278,22 @@ fn expect_100_continue() {
     );
 }
 
+#[test]
+fn after_an_interim_response_the_next_start_line_is_checked() {
+    // Found by the property test below once whole heads took the one-pass path: the scanner
+    // was not reset after a 100, so fed in pieces the bytes after it were read as more header
+    // lines and never checked as a start line.
+    let ops = [
+        d(C, b"PUT /f HTTP/1.1\r\nContent-Length: 0\r\n\r\n"),
+        d(S, b"HTTP/1.1 100 Continue\r\n\r\nContent-Length: 3\r\n\r\n"),
+    ];
+    let events = run(&ops);
+    assert_eq!(
+        events[events.len() - 2..],
+        ["interim Some(0) 100", "desync S>C invalid start line"]
+    );
+}
+
 fn until_close_ops() -> Vec<Op> {
     vec![
         d(C, b"GET / HTTP/1.0\r\n\r\n"),
