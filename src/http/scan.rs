@@ -225,8 +225,9 @@ enum Step {
 pub(crate) fn run_from(bytes: &[u8], min: u8) -> usize {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = bytes.chunks_exact(8);
     let mut i = 0;
-    while let Some(word) = bytes.get(i..i + 8) {
+    for word in &mut words {
         let x = u64::from_le_bytes(word.try_into().unwrap_or_default());
         // The lowest flagged byte of each test is exact (higher ones may be false hits).
         let below = x.wrapping_sub(ONES * u64::from(min)) & !x & HIGH;
@@ -238,7 +239,8 @@ pub(crate) fn run_from(bytes: &[u8], min: u8) -> usize {
         }
         i += 8;
     }
-    i + bytes[i..]
+    i + words
+        .remainder()
         .iter()
         .take_while(|&&b| b >= min && b != 0x7f)
         .count()
@@ -274,6 +276,24 @@ mod tests {
         assert_eq!(whole(k, b"HTTP/1.0 200\n", true), Scan::Found(13));
         assert_eq!(whole(k, b"HTTP/1.1 20x OK\r\n", true), Scan::Fail(12));
         assert_eq!(whole(k, b"HTTP/2 200\r\n", true), Scan::Fail(6));
+    }
+
+    proptest::proptest! {
+        /// The word-at-a-time scanner agrees with the byte-at-a-time rule it stands for.
+        #[test]
+        fn run_from_matches_bytewise(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    4 => proptest::sample::select(b"aZz09-Content-Length".to_vec()),
+                    1 => proptest::num::u8::ANY,
+                ],
+                0..40,
+            ),
+            min in proptest::sample::select(vec![b' ', b' ' + 1, 0x80]),
+        ) {
+            let run = bytes.iter().take_while(|&&b| b >= min && b != 0x7f).count();
+            proptest::prop_assert_eq!(run_from(&bytes, min), run);
+        }
     }
 
     #[test]
