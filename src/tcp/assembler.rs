@@ -119,6 +119,11 @@ impl Assembler {
         self.fin_delivered
     }
 
+    /// Has this direction carried any segment (even a bare ACK)?
+    pub fn seen(&self) -> bool {
+        self.start.is_some()
+    }
+
     /// Has a FIN been seen (handed on or not yet)?
     pub fn fin_seen(&self) -> bool {
         self.fin_at.is_some()

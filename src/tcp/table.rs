@@ -187,7 +187,12 @@ impl ConnTable {
         if f.rst {
             self.stats.closed_rst += 1;
             self.end(i, at, Some(dir), sink);
-        } else if dirs.iter().all(Assembler::fin_delivered) {
+        } else if dirs.iter().all(Assembler::fin_delivered)
+            || (dirs[d].fin_delivered() && !dirs[1 - d].seen())
+        {
+            // Both FINs, or one from a side whose peer never sent a single segment: a capture
+            // of one direction only (`tcp dst port 8080`), where waiting for the other FIN
+            // would keep every connection until the end of the input.
             self.stats.closed_fin += 1;
             self.end(i, at, None, sink);
         }
@@ -688,10 +693,36 @@ mod tests {
         f.push(seg(C, S, 0, "S", b""))
             .push(seg(C, S, 4, "FA", b""))
             .push(seg(C, S, 1, "A", b"abc"));
+        // (The server never sent a segment, so the client's FIN also ends the connection.)
         assert_eq!(
             f.rec.take(),
-            vec![Ev::Opened(1), data(1, TS, b"abc"), Ev::Fin(1, TS)]
+            vec![
+                Ev::Opened(1),
+                data(1, TS, b"abc"),
+                Ev::Fin(1, TS),
+                Ev::Closed(1)
+            ]
         );
+    }
+
+    #[test]
+    fn one_fin_ends_a_connection_only_when_the_peer_never_spoke() {
+        // One direction captured (`tcp dst port 8080`): the client's FIN ends it at once, or
+        // every connection of the capture would stay live until the end.
+        let mut f = Feed::new(TcpConfig::default());
+        f.push(seg(C, S, 0, "S", b""))
+            .push(seg(C, S, 1, "PA", b"GET"))
+            .push(seg(C, S, 4, "FA", b""));
+        assert_eq!(f.table.stats().live, 0);
+        assert_eq!(f.rec.take().last(), Some(&Ev::Closed(1)));
+        // Both directions captured: a half-close leaves the server free to go on sending.
+        let mut f = Feed::new(TcpConfig::default());
+        f.push(seg(C, S, 0, "S", b""))
+            .push(seg(S, C, 0, "SA", b""))
+            .push(seg(C, S, 1, "FA", b""))
+            .push(seg(S, C, 1, "PA", b"late"));
+        assert_eq!(f.table.stats().live, 1);
+        assert_eq!(f.rec.take().last(), Some(&data(1, TC, b"late")));
     }
 
     #[test]
