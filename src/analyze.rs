@@ -738,7 +738,8 @@ struct Conn {
     /// Whether the TCP stage's roles are the wrong way round; decided by the first bytes.
     swapped: Option<bool>,
     /// The WebSocket session after a 101 (or decoded on request), fed the tunnel's bytes.
-    session: Option<Session>,
+    /// Boxed: most connections never have one, and every live connection pays for this field.
+    session: Option<Box<Session>>,
     /// The last 101 negotiated permessage-deflate.
     deflate: bool,
     /// `--decode-as websocket:PORT` matched and the bytes are not HTTP: frames from the start,
@@ -830,7 +831,7 @@ impl StreamSink for Sink {
                     && !looks_like_request_line(bytes)
                 {
                     c.raw_websocket = Some([false; 2]);
-                    c.session = Some(Session::new(at, true));
+                    c.session = Some(Box::new(Session::new(at, true)));
                 }
             }
             c.decide_roles(dir, bytes);
@@ -886,7 +887,7 @@ impl StreamSink for Sink {
                         });
                         // Only a WebSocket upgrade gets frame analysis (not h2c, TLS, ...).
                         if head.has_token("upgrade", "websocket") {
-                            *session = Some(Session::new(at, *deflate));
+                            *session = Some(Box::new(Session::new(at, *deflate)));
                         }
                     }
                     HttpEvent::TunnelData { dir, bytes } => {
