@@ -4,7 +4,7 @@
 
 use divan::{black_box, Bencher};
 use wsdiag::common::Direction;
-use wsdiag::http::{HttpConfig, HttpConn};
+use wsdiag::http::{HeadBuffers, HttpConfig, HttpConn};
 use wsdiag::tcp::{Assembler, SeqNum};
 
 fn main() {
@@ -24,11 +24,17 @@ fn response(body: usize) -> Vec<u8> {
 fn http_exchange(bencher: Bencher, body: usize) {
     let resp = response(body);
     let mut conn = HttpConn::new(&HttpConfig::default());
+    let mut heads = HeadBuffers::default();
     let mut events = 0u64;
     bencher.bench_local(|| {
         let mut out = |_e: wsdiag::http::HttpEvent<'_>| events += 1;
-        conn.data(Direction::ToServer, black_box(REQUEST), &mut out);
-        conn.data(Direction::ToClient, black_box(&resp), &mut out);
+        conn.data(
+            Direction::ToServer,
+            black_box(REQUEST),
+            &mut heads,
+            &mut out,
+        );
+        conn.data(Direction::ToClient, black_box(&resp), &mut heads, &mut out);
     });
     black_box(events);
 }
@@ -37,14 +43,25 @@ fn http_exchange(bencher: Bencher, body: usize) {
 #[divan::bench]
 fn http_request_split(bencher: Bencher) {
     let mut conn = HttpConn::new(&HttpConfig::default());
+    let mut heads = HeadBuffers::default();
     let resp = response(10);
     bencher.bench_local(|| {
         let mut out = |e: wsdiag::http::HttpEvent<'_>| {
             black_box(&e);
         };
-        conn.data(Direction::ToServer, black_box(&REQUEST[..100]), &mut out);
-        conn.data(Direction::ToServer, black_box(&REQUEST[100..]), &mut out);
-        conn.data(Direction::ToClient, black_box(&resp), &mut out);
+        conn.data(
+            Direction::ToServer,
+            black_box(&REQUEST[..100]),
+            &mut heads,
+            &mut out,
+        );
+        conn.data(
+            Direction::ToServer,
+            black_box(&REQUEST[100..]),
+            &mut heads,
+            &mut out,
+        );
+        conn.data(Direction::ToClient, black_box(&resp), &mut heads, &mut out);
     });
 }
 

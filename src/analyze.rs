@@ -14,9 +14,6 @@ use crate::source::{CaptureReader, Packet, SourceError};
 use crate::tcp::{ConnInfo, ConnMap, ConnTable, StreamEvent, StreamSink, TcpConfig};
 use crate::ws::session::Session;
 
-/// Head buffers kept from ended connections for new ones: enough for a burst of openings.
-const RECYCLED: usize = 64;
-
 /// Warnings listed per code; more are counted, not listed.
 const WARNINGS_PER_CODE: u64 = 20;
 
@@ -416,7 +413,7 @@ impl InputAnalysis {
                 http_config: cfg.http.clone(),
                 decode_as_websocket: cfg.decode_as_websocket.clone(),
                 conns: ConnMap::default(),
-                recycled: Vec::new(),
+                heads: HeadBuffers::default(),
                 diag: Diagnoser::new(cfg.diagnose.clone()),
                 warnings: CappedWarnings::default(),
             },
@@ -724,8 +721,8 @@ struct Sink {
     /// Ports whose connections are WebSocket frames from the start (`--decode-as`).
     decode_as_websocket: Vec<u16>,
     conns: ConnMap<Conn>,
-    /// Head buffers of connections that ended, for new ones (at most [`RECYCLED`]).
-    recycled: Vec<HeadBuffers>,
+    /// The one set of buffers every connection's heads are parsed into.
+    heads: HeadBuffers,
     diag: Diagnoser,
     warnings: CappedWarnings,
 }
@@ -790,10 +787,7 @@ impl StreamSink for Sink {
             StreamEvent::Opened => return,
             StreamEvent::Data { .. } | StreamEvent::Gap { .. } => {
                 self.conns.entry(conn.id).or_insert_with(|| Conn {
-                    http: HttpConn::with_buffers(
-                        &self.http_config,
-                        self.recycled.pop().unwrap_or_default(),
-                    ),
+                    http: HttpConn::new(&self.http_config),
                     info: conn.clone(),
                     swapped: None,
                     session: None,
@@ -853,6 +847,7 @@ impl StreamSink for Sink {
             ..
         } = c;
         let diag = &mut self.diag;
+        let heads = &mut self.heads;
         if let Some(synced) = raw_websocket {
             // No HTTP on this connection: frames straight into the session.
             if let Some(s) = session {
@@ -906,10 +901,12 @@ impl StreamSink for Sink {
             };
             match ev {
                 StreamEvent::Opened | StreamEvent::Closed => {}
-                StreamEvent::Data { dir, bytes } => http.data(http_dir(dir), bytes, &mut deliver),
+                StreamEvent::Data { dir, bytes } => {
+                    http.data(http_dir(dir), bytes, heads, &mut deliver)
+                }
                 StreamEvent::Gap { dir, len } => http.gap(http_dir(dir), len, &mut deliver),
                 StreamEvent::Fin { dir } | StreamEvent::Rst { dir } => {
-                    http.end(http_dir(dir), &mut deliver)
+                    http.end(http_dir(dir), heads, &mut deliver)
                 }
             }
             if let (Some(s), StreamEvent::Fin { dir } | StreamEvent::Rst { dir }) = (session, ev) {
@@ -925,15 +922,12 @@ impl StreamSink for Sink {
             if let Some(c) = self.conns.remove(&conn.id) {
                 let mut http = c.http;
                 let mut deliver = |e: HttpEvent<'_>| diag.http_event(&c.info, at, &e);
-                http.end(Direction::ToServer, &mut deliver);
-                http.end(Direction::ToClient, &mut deliver);
+                http.end(Direction::ToServer, heads, &mut deliver);
+                http.end(Direction::ToClient, heads, &mut deliver);
                 if let Some(s) = c.session {
                     diag.session_ended(&c.info, s.into_facts());
                 }
                 diag.connection_closed(&c.info);
-                if self.recycled.len() < RECYCLED {
-                    self.recycled.push(http.into_buffers());
-                }
             }
         }
     }

@@ -15,7 +15,7 @@ use crate::analyze::{AnalyzeConfig, InputAnalysis, InputResult, Merged};
 use crate::common::{Direction, PacketRef, Timestamp};
 use crate::decode::{decode as decode_packet, Decoded, TcpFlags, TcpSegment};
 use crate::diagnose::{DiagnoseConfig, Diagnoser};
-use crate::http::{HttpConfig, HttpConn, HttpEvent};
+use crate::http::{HeadBuffers, HttpConfig, HttpConn, HttpEvent};
 use crate::report::{self, Analysis, InputInfo, Output, Reporter};
 use crate::source::{CaptureReader, LinkType, Packet};
 use crate::tcp::{ConnId, ConnInfo, TcpConfig};
@@ -346,6 +346,7 @@ fn render_event(e: &HttpEvent<'_>, events: &mut Vec<String>) {
 
 fn run_http(cfg: &HttpConfig, steps: &[Step<'_>], bytewise: bool) -> Vec<String> {
     let mut conn = HttpConn::new(cfg);
+    let mut heads = HeadBuffers::default();
     let mut diag = Diagnoser::new(DiagnoseConfig::default());
     let (client, server) = endpoints(0);
     let info = ConnInfo {
@@ -367,20 +368,20 @@ fn run_http(cfg: &HttpConfig, steps: &[Step<'_>], bytewise: bool) -> Vec<String>
         match *step {
             Step::Data(dir, bytes) if bytewise => {
                 for b in bytes.chunks(1) {
-                    conn.data(dir, b, &mut out);
+                    conn.data(dir, b, &mut heads, &mut out);
                 }
             }
-            Step::Data(dir, bytes) => conn.data(dir, bytes, &mut out),
+            Step::Data(dir, bytes) => conn.data(dir, bytes, &mut heads, &mut out),
             Step::Gap(dir, len) => conn.gap(dir, len, &mut out),
-            Step::End(dir) => conn.end(dir, &mut out),
+            Step::End(dir) => conn.end(dir, &mut heads, &mut out),
         }
     }
     let mut out = |e: HttpEvent<'_>| {
         render_event(&e, &mut events);
         diag.http_event(&info, PacketRef::default(), &e);
     };
-    conn.end(Direction::ToServer, &mut out);
-    conn.end(Direction::ToClient, &mut out);
+    conn.end(Direction::ToServer, &mut heads, &mut out);
+    conn.end(Direction::ToClient, &mut heads, &mut out);
     diag.connection_closed(&info);
     let findings = diag.finish_all();
     for h in &findings.handshakes {

@@ -242,14 +242,12 @@ pub struct HttpConn {
     tunnel: bool,
     tunnel_bytes: [u64; 2],
     tunnel_gap_bytes: [u64; 2],
-    /// The last heads parsed, handed on by reference and refilled for the next message.
-    request: RequestHead,
-    response: ResponseHead,
 }
 
-/// The buffers a connection parses its heads into. A connection that ended hands them to a new
-/// one ([`HttpConn::into_buffers`], [`HttpConn::with_buffers`]), so that a capture of many
-/// short connections does not allocate every header anew for each.
+/// The buffers heads are parsed into, lent to [`HttpConn::data`] and [`HttpConn::end`] by the
+/// caller: a head is handed on by reference and is not needed once its events are out, so one
+/// set serves every connection. An idle connection then holds no head memory, and the set,
+/// refilled for each message, stays in cache and allocates nothing once it has grown.
 #[derive(Debug, Default)]
 pub struct HeadBuffers {
     request: RequestHead,
@@ -258,12 +256,6 @@ pub struct HeadBuffers {
 
 impl HttpConn {
     pub fn new(cfg: &HttpConfig) -> Self {
-        HttpConn::with_buffers(cfg, HeadBuffers::default())
-    }
-
-    /// A new connection that parses into `buffers` (what they held is overwritten).
-    pub fn with_buffers(cfg: &HttpConfig, buffers: HeadBuffers) -> Self {
-        let HeadBuffers { request, response } = buffers;
         HttpConn {
             max_head: cfg.max_head_bytes.max(1),
             sides: [
@@ -277,16 +269,6 @@ impl HttpConn {
             tunnel: false,
             tunnel_bytes: [0; 2],
             tunnel_gap_bytes: [0; 2],
-            request,
-            response,
-        }
-    }
-
-    /// The connection ended: its head buffers, for the next one.
-    pub fn into_buffers(self) -> HeadBuffers {
-        HeadBuffers {
-            request: self.request,
-            response: self.response,
         }
     }
 
@@ -305,8 +287,14 @@ impl HttpConn {
         self.tunnel_gap_bytes[dir.index()]
     }
 
-    /// Stream bytes in `dir`, in order.
-    pub fn data(&mut self, dir: Direction, bytes: &[u8], out: &mut impl FnMut(HttpEvent<'_>)) {
+    /// Stream bytes in `dir`, in order; heads are parsed into `heads`.
+    pub fn data(
+        &mut self,
+        dir: Direction,
+        bytes: &[u8],
+        heads: &mut HeadBuffers,
+        out: &mut impl FnMut(HttpEvent<'_>),
+    ) {
         let d = dir.index();
         let mut pos = 0;
         while pos < bytes.len() {
@@ -316,7 +304,7 @@ impl HttpConn {
                     hold.bytes.extend_from_slice(rest);
                     hold.items.push(Held::Data(rest.len()));
                     if hold.bytes.len() > self.max_head {
-                        self.release(out);
+                        self.release(heads, out);
                     }
                     return;
                 }
@@ -354,7 +342,7 @@ impl HttpConn {
                         self.desync(dir, reason, 0, line_start, out);
                     }
                 },
-                State::Head => pos += self.head_bytes(dir, rest, out),
+                State::Head => pos += self.head_bytes(dir, rest, heads, out),
                 State::Desync => pos += self.desync_bytes(dir, rest, out),
             }
         }
@@ -412,8 +400,14 @@ impl HttpConn {
         }
     }
 
-    /// The stream in `dir` ended (FIN, RST or end of capture).
-    pub fn end(&mut self, dir: Direction, out: &mut impl FnMut(HttpEvent<'_>)) {
+    /// The stream in `dir` ended (FIN, RST or end of capture). Held request bytes, if any, are
+    /// then parsed into `heads`.
+    pub fn end(
+        &mut self,
+        dir: Direction,
+        heads: &mut HeadBuffers,
+        out: &mut impl FnMut(HttpEvent<'_>),
+    ) {
         if dir == Direction::ToServer {
             if let Some(hold) = &mut self.hold {
                 hold.items.push(Held::End);
@@ -451,7 +445,7 @@ impl HttpConn {
         side.buf = Vec::new();
         if dir == Direction::ToClient {
             // No answer will come: let held request bytes be parsed.
-            self.release(out);
+            self.release(heads, out);
         }
     }
 
@@ -544,6 +538,7 @@ impl HttpConn {
         &mut self,
         dir: Direction,
         bytes: &[u8],
+        heads: &mut HeadBuffers,
         out: &mut impl FnMut(HttpEvent<'_>),
     ) -> usize {
         let max = self.max_head;
@@ -565,13 +560,13 @@ impl HttpConn {
             // The usual case, a plain head whole in this chunk: checked, split and parsed in
             // one pass, with no scan before it.
             let whole = match dir {
-                Direction::ToServer => whole_request(&avail[..lim], &mut self.request),
-                Direction::ToClient => whole_response(&avail[..lim], &mut self.response),
+                Direction::ToServer => whole_request(&avail[..lim], &mut heads.request),
+                Direction::ToClient => whole_response(&avail[..lim], &mut heads.response),
             };
             if let Some(n) = whole {
                 match dir {
-                    Direction::ToServer => self.request_parsed(false, out),
-                    Direction::ToClient => self.response_parsed(false, out),
+                    Direction::ToServer => self.request_parsed(&heads.request, false, out),
+                    Direction::ToClient => self.response_parsed(heads, false, out),
                 }
                 return i + n;
             }
@@ -581,11 +576,11 @@ impl HttpConn {
             Scan::Found(n) => {
                 if side.buf.is_empty() {
                     // Whole head inside this chunk: parse in place.
-                    self.on_head(dir, &avail[..n], out);
+                    self.on_head(dir, &avail[..n], heads, out);
                 } else {
                     side.buf.extend_from_slice(&avail[..n]);
                     let buf = std::mem::take(&mut side.buf);
-                    self.on_head(dir, &buf, out);
+                    self.on_head(dir, &buf, heads, out);
                     // Keep the allocation for the next head.
                     let side = &mut self.sides[dir.index()];
                     if side.buf.is_empty() {
@@ -677,22 +672,33 @@ impl HttpConn {
         bytes.len()
     }
 
-    fn on_head(&mut self, dir: Direction, raw: &[u8], out: &mut impl FnMut(HttpEvent<'_>)) {
+    fn on_head(
+        &mut self,
+        dir: Direction,
+        raw: &[u8],
+        heads: &mut HeadBuffers,
+        out: &mut impl FnMut(HttpEvent<'_>),
+    ) {
         match dir {
-            Direction::ToServer => self.on_request(raw, out),
-            Direction::ToClient => self.on_response(raw, out),
+            Direction::ToServer => {
+                let lenient = parse_request(raw, &mut heads.request);
+                self.request_parsed(&heads.request, lenient, out);
+            }
+            Direction::ToClient => {
+                let lenient = parse_response(raw, &mut heads.response);
+                self.response_parsed(heads, lenient, out);
+            }
         }
     }
 
-    fn on_request(&mut self, raw: &[u8], out: &mut impl FnMut(HttpEvent<'_>)) {
-        let lenient = parse_request(raw, &mut self.request);
-        self.request_parsed(lenient, out);
-    }
-
-    /// What follows a request head parsed into `self.request`: its event, framing and state.
-    fn request_parsed(&mut self, lenient: bool, out: &mut impl FnMut(HttpEvent<'_>)) {
+    /// What follows a parsed request head: its event, framing and state.
+    fn request_parsed(
+        &mut self,
+        head: &RequestHead,
+        lenient: bool,
+        out: &mut impl FnMut(HttpEvent<'_>),
+    ) {
         let dir = Direction::ToServer;
-        let head = &self.request;
         let index = self.next_request;
         self.next_request += 1;
         let method = match head.method.as_str() {
@@ -705,11 +711,8 @@ impl HttpConn {
         }
         let upgrade = method == Method::Connect
             || (head.headers.has_known(UPGRADE) && head.has_token("connection", "upgrade"));
-        out(HttpEvent::Request {
-            index,
-            head: &self.request,
-        });
-        let framing = framing_anomalies(dir, &self.request.headers, lenient, out);
+        out(HttpEvent::Request { index, head });
+        let framing = framing_anomalies(dir, &head.headers, lenient, out);
         let side = &mut self.sides[dir.index()];
         side.msg = Some(index);
         side.upgrade = upgrade;
@@ -730,25 +733,24 @@ impl HttpConn {
         }
     }
 
-    fn on_response(&mut self, raw: &[u8], out: &mut impl FnMut(HttpEvent<'_>)) {
-        let lenient = parse_response(raw, &mut self.response);
-        self.response_parsed(lenient, out);
-    }
-
-    /// What follows a response head parsed into `self.response` (see `request_parsed`).
-    fn response_parsed(&mut self, lenient: bool, out: &mut impl FnMut(HttpEvent<'_>)) {
+    /// What follows a response head parsed into `heads.response` (see `request_parsed`);
+    /// `heads` is lent on to the held request bytes replayed after it.
+    fn response_parsed(
+        &mut self,
+        heads: &mut HeadBuffers,
+        lenient: bool,
+        out: &mut impl FnMut(HttpEvent<'_>),
+    ) {
         let dir = Direction::ToClient;
-        let status = self.response.status;
+        let head = &heads.response;
+        let status = head.status;
         if (100..200).contains(&status) && status != 101 {
             let index = self.pending.front().map(|p| p.index);
-            out(HttpEvent::Interim {
-                index,
-                head: &self.response,
-            });
+            out(HttpEvent::Interim { index, head });
             if index.is_none() {
                 self.unpaired(status, out);
             }
-            framing_anomalies(dir, &self.response.headers, lenient, out);
+            framing_anomalies(dir, &head.headers, lenient, out);
             // The final response follows: a new head, its start line checked afresh.
             self.sides[dir.index()].scan = HeadScan::new(kind(dir));
             return;
@@ -756,14 +758,11 @@ impl HttpConn {
         let paired = self.pending.pop_front();
         let index = paired.map(|p| p.index);
         let method = paired.map_or(Method::Unknown, |p| p.method);
-        out(HttpEvent::Response {
-            index,
-            head: &self.response,
-        });
+        out(HttpEvent::Response { index, head });
         if index.is_none() {
             self.unpaired(status, out);
         }
-        let framing = framing_anomalies(dir, &self.response.headers, lenient, out);
+        let framing = framing_anomalies(dir, &head.headers, lenient, out);
         if status == 101 || (method == Method::Connect && (200..300).contains(&status)) {
             self.start_tunnel(index, out);
             return;
@@ -783,7 +782,7 @@ impl HttpConn {
             }
             Framing::Bad(reason) => self.desync(dir, reason, 0, true, out),
         }
-        self.release(out);
+        self.release(heads, out);
     }
 
     fn unpaired(&self, status: u16, out: &mut impl FnMut(HttpEvent<'_>)) {
@@ -842,7 +841,7 @@ impl HttpConn {
     }
 
     /// Replay held request-side input as HTTP (it may start a new hold).
-    fn release(&mut self, out: &mut impl FnMut(HttpEvent<'_>)) {
+    fn release(&mut self, heads: &mut HeadBuffers, out: &mut impl FnMut(HttpEvent<'_>)) {
         let Some(hold) = self.hold.take() else {
             return;
         };
@@ -851,11 +850,11 @@ impl HttpConn {
         for item in hold.items {
             match item {
                 Held::Data(n) => {
-                    self.data(dir, &hold.bytes[off..off + n], out);
+                    self.data(dir, &hold.bytes[off..off + n], heads, out);
                     off += n;
                 }
                 Held::Gap(n) => self.gap(dir, n, out),
-                Held::End => self.end(dir, out),
+                Held::End => self.end(dir, heads, out),
             }
         }
     }

@@ -82,6 +82,7 @@ fn run_split(
     mut cuts: impl FnMut(usize) -> Vec<usize>,
 ) -> (Vec<String>, HttpConn) {
     let mut conn = HttpConn::new(cfg);
+    let mut heads = HeadBuffers::default();
     let mut ev = Vec::new();
     let mut out = |e: HttpEvent<'_>| ev.extend(render(&e).lines().map(str::to_string));
     for op in ops {
@@ -94,13 +95,13 @@ fn run_split(
                 for c in cs {
                     let c = c.min(bytes.len());
                     if c > at {
-                        conn.data(*dir, &bytes[at..c], &mut out);
+                        conn.data(*dir, &bytes[at..c], &mut heads, &mut out);
                         at = c;
                     }
                 }
             }
             Op::G(dir, n) => conn.gap(*dir, *n, &mut out),
-            Op::E(dir) => conn.end(*dir, &mut out),
+            Op::E(dir) => conn.end(*dir, &mut heads, &mut out),
         }
     }
     (ev, conn)
@@ -599,10 +600,11 @@ fn head_one_byte_at_a_time_is_linear() {
     }
     req.extend_from_slice(b"\r\n");
     let mut conn = HttpConn::new(&HttpConfig::default());
+    let mut heads = HeadBuffers::default();
     let mut n = 0;
     let start = std::time::Instant::now();
     for b in &req {
-        conn.data(C, std::slice::from_ref(b), &mut |e| {
+        conn.data(C, std::slice::from_ref(b), &mut heads, &mut |e| {
             if let HttpEvent::Request { head, .. } = e {
                 n = head.headers.len();
             }
@@ -721,6 +723,7 @@ fn body_start_is_handed_on_capped_whatever_the_split() {
     ];
     for cuts in [vec![], (1..1200).step_by(7).collect::<Vec<_>>()] {
         let mut conn = HttpConn::new(&HttpConfig::default());
+        let mut heads = HeadBuffers::default();
         let mut bodies: Vec<(Option<u64>, Vec<u8>)> = Vec::new();
         let mut out = |e: HttpEvent<'_>| {
             if let HttpEvent::BodyStart { index, bytes } = e {
@@ -736,7 +739,7 @@ fn body_start_is_handed_on_capped_whatever_the_split() {
                 for c in cuts.iter().copied().chain([bytes.len()]) {
                     let c = c.min(bytes.len());
                     if c > at {
-                        conn.data(*dir, &bytes[at..c], &mut out);
+                        conn.data(*dir, &bytes[at..c], &mut heads, &mut out);
                         at = c;
                     }
                 }
