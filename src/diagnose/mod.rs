@@ -463,10 +463,21 @@ impl Diagnoser {
                 status: None,
             }))
         };
-        self.pending
-            .entry(conn.id)
-            .or_default()
-            .push_back(Pending { index, at, kind });
+        self.queue(conn.id, Pending { index, at, kind });
+    }
+
+    /// Queues a request to wait for its response. A connection can have at most
+    /// [`http::MAX_PENDING`] waiting (the HTTP stage stops pairing there too): past that the
+    /// oldest is judged as never answered, so a long capture of one direction only holds
+    /// bounded memory per connection.
+    fn queue(&mut self, conn: ConnId, p: Pending) {
+        let queue = self.pending.entry(conn).or_default();
+        queue.push_back(p);
+        if queue.len() > http::MAX_PENDING {
+            if let Some(oldest) = queue.pop_front() {
+                self.finish(oldest, None, None);
+            }
+        }
     }
 
     fn lost_request(&mut self, conn: &ConnInfo, at: PacketRef, index: Option<u64>, partial: &[u8]) {
@@ -477,11 +488,14 @@ impl Diagnoser {
         let index = index.unwrap_or(u64::MAX);
         if !evidence {
             // Might have been anything: keep its place in the pairing queue, claim nothing.
-            self.pending.entry(conn.id).or_default().push_back(Pending {
-                index,
-                at,
-                kind: PendingKind::Plain(None),
-            });
+            self.queue(
+                conn.id,
+                Pending {
+                    index,
+                    at,
+                    kind: PendingKind::Plain(None),
+                },
+            );
             return;
         }
         self.counts.http_requests += 1;
@@ -506,11 +520,14 @@ impl Diagnoser {
             evidence: Vec::new(),
             fix: Vec::new(),
         };
-        self.pending.entry(conn.id).or_default().push_back(Pending {
-            index,
-            at,
-            kind: PendingKind::Handshake(Box::new(hs), key),
-        });
+        self.queue(
+            conn.id,
+            Pending {
+                index,
+                at,
+                kind: PendingKind::Handshake(Box::new(hs), key),
+            },
+        );
     }
 
     fn response(&mut self, conn: &ConnInfo, at: PacketRef, index: u64, head: &ResponseHead) {
@@ -971,4 +988,37 @@ fn has_token(list: &str, token: &str) -> bool {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::common::Direction;
+    use crate::http::{HeadBuffers, HttpConfig, HttpConn};
+
+    #[test]
+    fn requests_waiting_on_one_connection_are_bounded() {
+        let mut diag = Diagnoser::new(DiagnoseConfig::default());
+        let info = ConnInfo {
+            id: ConnId(1),
+            client: "127.0.0.1:40000".parse().unwrap(),
+            server: "127.0.0.1:8080".parse().unwrap(),
+            first_packet: PacketRef::default(),
+        };
+        let mut conn = HttpConn::new(&HttpConfig::default());
+        let mut heads = HeadBuffers::default();
+        let handshake = b"GET /ws HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        let plain = b"GET /poll HTTP/1.1\r\nHost: a\r\n\r\n".repeat(http::MAX_PENDING);
+        for bytes in [&handshake[..], &plain] {
+            conn.data(Direction::ToServer, bytes, &mut heads, &mut |e| {
+                diag.http_event(&info, PacketRef::default(), &e)
+            });
+        }
+        // The handshake was pushed out of the full queue and judged as never answered before
+        // the connection ended; the queue holds no more than the limit.
+        let done: Vec<_> = diag.take_finished().collect();
+        assert_eq!(done.len(), 1);
+        assert!(done[0].response.is_none());
+        assert_eq!(diag.pending[&ConnId(1)].len(), http::MAX_PENDING);
+    }
 }

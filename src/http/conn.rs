@@ -231,6 +231,13 @@ enum Held {
 /// Bytes of each response body handed on with [`HttpEvent::BodyStart`].
 pub const BODY_START: usize = 256;
 
+/// Requests of one connection that may wait for their responses. Past this many the
+/// connection's queue is sealed (a `pipeline_limit` anomaly): real pipelining is a handful
+/// deep, and an endless queue means the responses are not in the capture (one direction
+/// captured, or the other lost), where waiting would hold memory for every request until the
+/// connection ends.
+pub const MAX_PENDING: usize = 1024;
+
 #[derive(Debug)]
 pub struct HttpConn {
     max_head: usize,
@@ -419,7 +426,7 @@ impl HttpConn {
         match &side.state {
             State::Closed | State::Tunnel => return,
             State::Head if !side.buf.is_empty() => {
-                let index = self.take_index(dir);
+                let index = self.take_index(dir, out);
                 out(HttpEvent::Lost {
                     dir,
                     index,
@@ -450,26 +457,48 @@ impl HttpConn {
     }
 
     /// The request index a head in `dir` takes (requests) or answers (responses).
-    fn take_index(&mut self, dir: Direction) -> Option<u64> {
+    fn take_index(&mut self, dir: Direction, out: &mut impl FnMut(HttpEvent<'_>)) -> Option<u64> {
         match dir {
             Direction::ToServer => {
                 let index = self.next_request;
                 self.next_request += 1;
-                if !self.sealed {
-                    self.pending.push_back(Pending {
+                self.queue(
+                    Pending {
                         index,
                         method: Method::Unknown,
-                    });
-                }
+                    },
+                    out,
+                );
                 Some(index)
             }
             Direction::ToClient => self.pending.front().map(|p| p.index),
         }
     }
 
+    /// Queues a request for pairing, unless the queue is sealed or this would make it longer
+    /// than [`MAX_PENDING`] (which seals it).
+    fn queue(&mut self, p: Pending, out: &mut impl FnMut(HttpEvent<'_>)) {
+        if self.sealed {
+            return;
+        }
+        if self.pending.len() >= MAX_PENDING {
+            out(HttpEvent::Anomaly {
+                dir: Direction::ToServer,
+                code: "pipeline_limit",
+                detail: format!(
+                    "more than {MAX_PENDING} requests waiting for a response (are the responses in the capture?): later responses are not paired"
+                ),
+            });
+            self.pending.clear();
+            self.sealed = true;
+            return;
+        }
+        self.pending.push_back(p);
+    }
+
     /// A gap where a head was (or was about to start).
     fn lost_head(&mut self, dir: Direction, len: u64, out: &mut impl FnMut(HttpEvent<'_>)) {
-        let index = self.take_index(dir);
+        let index = self.take_index(dir, out);
         out(HttpEvent::Lost {
             dir,
             index,
@@ -706,9 +735,7 @@ impl HttpConn {
             "CONNECT" => Method::Connect,
             _ => Method::Other,
         };
-        if !self.sealed {
-            self.pending.push_back(Pending { index, method });
-        }
+        self.queue(Pending { index, method }, out);
         let upgrade = method == Method::Connect
             || (head.headers.has_known(UPGRADE) && head.has_token("connection", "upgrade"));
         out(HttpEvent::Request { index, head });

@@ -16,6 +16,6 @@ mod scan;
 #[cfg(test)]
 mod tests;
 
-pub use conn::{HeadBuffers, HttpConfig, HttpConn, HttpEvent};
+pub use conn::{HeadBuffers, HttpConfig, HttpConn, HttpEvent, MAX_PENDING};
 pub use head::{Header, Headers, RequestHead, ResponseHead};
 pub(crate) use head::{SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE};

@@ -750,3 +750,27 @@ fn body_start_is_handed_on_capped_whatever_the_split() {
         assert_eq!(bodies[1], (Some(1), br#"{"detail":"Not Found"}"#.to_vec()));
     }
 }
+
+#[test]
+fn an_endless_queue_of_unanswered_requests_is_sealed() {
+    let one = b"GET /poll HTTP/1.1\r\nHost: a\r\n\r\n";
+    let many = one.repeat(MAX_PENDING + 5);
+    let ops = [
+        d(C, &many),
+        d(S, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ];
+    let events = run(&ops);
+    let limits: Vec<_> = events
+        .iter()
+        .filter(|e| e.contains("pipeline_limit"))
+        .collect();
+    assert_eq!(limits.len(), 1, "{limits:?}");
+    // Sealed: the response cannot be paired with the request it answers.
+    assert!(events
+        .iter()
+        .any(|e| e == "resp None 200 OK 1.1 [Content-Length=0]"));
+    assert_eq!(
+        events.iter().filter(|e| e.starts_with("req ")).count(),
+        MAX_PENDING + 5
+    );
+}
