@@ -243,7 +243,8 @@ struct Pending {
 
 enum PendingKind {
     Handshake(Box<Handshake>, Option<Vec<u8>>),
-    Plain(Option<PlainRequest>),
+    /// Boxed: kept only with `--all`, and every waiting request pays for this variant's size.
+    Plain(Option<Box<PlainRequest>>),
 }
 
 /// The diagnosis of a whole input: feed it HTTP events, take the findings at the end.
@@ -453,14 +454,16 @@ impl Diagnoser {
                 let protocol: String = protocol.chars().take(32).collect();
                 *self.counts.other_upgrades.entry(protocol).or_default() += 1;
             }
-            PendingKind::Plain(self.config.keep_plain.then(|| PlainRequest {
-                ts: at.ts,
-                connection: conn.id.0,
-                request_packet: at.number,
-                method: head.method.clone(),
-                target: self.redactor.target(&head.target),
-                version: version_name(head.version),
-                status: None,
+            PendingKind::Plain(self.config.keep_plain.then(|| {
+                Box::new(PlainRequest {
+                    ts: at.ts,
+                    connection: conn.id.0,
+                    request_packet: at.number,
+                    method: head.method.clone(),
+                    target: self.redactor.target(&head.target),
+                    version: version_name(head.version),
+                    status: None,
+                })
             }))
         };
         self.queue(conn.id, Pending { index, at, kind });
@@ -471,7 +474,11 @@ impl Diagnoser {
     /// oldest is judged as never answered, so a long capture of one direction only holds
     /// bounded memory per connection.
     fn queue(&mut self, conn: ConnId, p: Pending) {
-        let queue = self.pending.entry(conn).or_default();
+        // (Most connections have one request waiting at a time: room for one to start with.)
+        let queue = self
+            .pending
+            .entry(conn)
+            .or_insert_with(|| VecDeque::with_capacity(1));
         queue.push_back(p);
         if queue.len() > http::MAX_PENDING {
             if let Some(oldest) = queue.pop_front() {
@@ -563,7 +570,7 @@ impl Diagnoser {
         match p.kind {
             PendingKind::Plain(Some(mut plain)) => {
                 plain.status = resp.map(|r| r.status);
-                self.plain.push(plain);
+                self.plain.push(*plain);
             }
             PendingKind::Plain(None) => {}
             PendingKind::Handshake(mut hs, key) => {
