@@ -414,6 +414,7 @@ impl InputAnalysis {
                 decode_as_websocket: cfg.decode_as_websocket.clone(),
                 conns: ConnMap::default(),
                 heads: HeadBuffers::default(),
+                held_total: 0,
                 diag: Diagnoser::new(cfg.diagnose.clone()),
                 warnings: CappedWarnings::default(),
             },
@@ -723,6 +724,9 @@ struct Sink {
     conns: ConnMap<Conn>,
     /// The one set of buffers every connection's heads are parsed into.
     heads: HeadBuffers,
+    /// Bytes all connections' HTTP parsers hold ([`HttpConn::held`]), kept within
+    /// `http_config.max_held_total`.
+    held_total: usize,
     diag: Diagnoser,
     warnings: CappedWarnings,
 }
@@ -899,6 +903,13 @@ impl StreamSink for Sink {
                 }
                 diag.http_event(info, at, &e);
             };
+            // This connection may grow by what the budget shared by all has left.
+            let before = http.held();
+            let room = self
+                .http_config
+                .max_held_total
+                .saturating_sub(self.held_total);
+            http.set_held_cap(before + room);
             match ev {
                 StreamEvent::Opened | StreamEvent::Closed => {}
                 StreamEvent::Data { dir, bytes } => {
@@ -909,6 +920,7 @@ impl StreamSink for Sink {
                     http.end(http_dir(dir), heads, &mut deliver)
                 }
             }
+            self.held_total = self.held_total - before + http.held();
             if let (Some(s), StreamEvent::Fin { dir } | StreamEvent::Rst { dir }) = (session, ev) {
                 let how = if matches!(ev, StreamEvent::Rst { .. }) {
                     "rst"
@@ -920,6 +932,7 @@ impl StreamSink for Sink {
         }
         if let StreamEvent::Closed = ev {
             if let Some(c) = self.conns.remove(&conn.id) {
+                self.held_total -= c.http.held();
                 let mut http = c.http;
                 let mut deliver = |e: HttpEvent<'_>| diag.http_event(&c.info, at, &e);
                 http.end(Direction::ToServer, heads, &mut deliver);

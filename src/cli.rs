@@ -296,9 +296,19 @@ struct CommonArgs {
     #[arg(long, value_name = "BYTES", default_value_t = TcpConfig::default().max_buffered_per_direction)]
     max_buffered: usize,
 
+    /// Most out-of-order bytes buffered by all connections together; beyond it the connection
+    /// that would go over treats its missing bytes as lost (with a warning).
+    #[arg(long, value_name = "BYTES", default_value_t = TcpConfig::default().max_buffered_total)]
+    max_buffered_total: usize,
+
     /// Largest HTTP head (request or status line plus headers) parsed.
     #[arg(long, value_name = "BYTES", default_value_t = HttpConfig::default().max_head_bytes)]
     max_head: usize,
+
+    /// Most bytes of unfinished HTTP heads held by all connections together; beyond it the
+    /// head that would go over is skipped (with a warning).
+    #[arg(long, value_name = "BYTES", default_value_t = HttpConfig::default().max_held_total)]
+    max_head_total: usize,
 
     /// An `nginx -T` dump (or a main config file): each handshake gets the location nginx
     /// picks for it, with file:line and the settings that caused its problems.
@@ -565,10 +575,12 @@ fn common(
             tcp: TcpConfig {
                 max_connections: a.max_connections.max(1),
                 max_buffered_per_direction: a.max_buffered,
+                max_buffered_total: a.max_buffered_total,
                 server_ports: a.ports,
             },
             http: HttpConfig {
                 max_head_bytes: a.max_head.max(64),
+                max_held_total: a.max_head_total,
             },
             progress: false,
             diagnose: DiagnoseConfig {

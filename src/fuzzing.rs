@@ -169,10 +169,14 @@ pub fn tcp_http(data: &[u8]) {
         tcp: TcpConfig {
             max_connections: 1 + usize::from(h & 3),
             max_buffered_per_direction: 16 << ((h >> 2) & 7),
+            // Three directions' worth: with four connections, the total binds too.
+            max_buffered_total: 3 * (16 << ((h >> 2) & 7)),
             server_ports: if h & 0x80 != 0 { vec![8080] } else { vec![] },
         },
         http: HttpConfig {
             max_head_bytes: 64 << ((h >> 5) & 3),
+            // Two heads' worth: with four connections, the total binds too.
+            max_held_total: 2 * (64 << ((h >> 5) & 3)),
         },
         diagnose: DiagnoseConfig::default(),
         progress: false,
@@ -289,6 +293,8 @@ pub fn http_conn(data: &[u8]) {
     let Some(h) = s.byte() else { return };
     let cfg = HttpConfig {
         max_head_bytes: 64 << (h & 7),
+        // (The shared budget is the caller's to enforce; a lone HttpConn has none.)
+        ..HttpConfig::default()
     };
     let mut steps = Vec::new();
     while let Some(op) = s.byte() {

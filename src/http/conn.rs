@@ -16,12 +16,16 @@ pub struct HttpConfig {
     /// Largest head (start line to empty line), and largest trailer section, in bytes. Also caps
     /// the request bytes held while an upgrade request waits for its answer.
     pub max_head_bytes: usize,
+    /// Most bytes of unfinished heads (and held request bytes) all connections hold together;
+    /// enforced by the caller through [`HttpConn::set_held_cap`].
+    pub max_held_total: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             max_head_bytes: 64 * 1024,
+            max_held_total: 32 << 20,
         }
     }
 }
@@ -241,6 +245,9 @@ pub const MAX_PENDING: usize = 1024;
 #[derive(Debug)]
 pub struct HttpConn {
     max_head: usize,
+    /// Most bytes this connection may hold in unfinished heads and held request bytes, set by
+    /// the caller from a budget shared by all connections ([`HttpConn::set_held_cap`]).
+    held_cap: usize,
     sides: [Side; 2],
     next_request: u64,
     pending: VecDeque<Pending>,
@@ -265,6 +272,7 @@ impl HttpConn {
     pub fn new(cfg: &HttpConfig) -> Self {
         HttpConn {
             max_head: cfg.max_head_bytes.max(1),
+            held_cap: usize::MAX,
             sides: [
                 Side::new(Direction::ToServer),
                 Side::new(Direction::ToClient),
@@ -277,6 +285,28 @@ impl HttpConn {
             tunnel_bytes: [0; 2],
             tunnel_gap_bytes: [0; 2],
         }
+    }
+
+    /// Bytes held right now: unfinished heads (or start-line candidates after a desync) and
+    /// request bytes held while an upgrade waits for its answer.
+    pub fn held(&self) -> usize {
+        self.sides.iter().map(|s| s.buf.len()).sum::<usize>()
+            + self.hold.as_ref().map_or(0, |h| h.bytes.len())
+    }
+
+    /// Caps [`HttpConn::held`] for the calls that follow: a head that would grow past it is
+    /// skipped (`head_buffer_limit`), held request bytes are let go. The caller sets it from
+    /// what all connections hold together, so that many connections each holding an
+    /// unfinished head up to `max_head_bytes` stay within one budget.
+    pub fn set_held_cap(&mut self, cap: usize) {
+        self.held_cap = cap;
+    }
+
+    /// What the buffer of side `dir` may hold under [`HttpConn::set_held_cap`], given what
+    /// the rest of the connection holds.
+    fn side_cap(&self, dir: Direction) -> usize {
+        let elsewhere = self.held() - self.sides[dir.index()].buf.len();
+        self.held_cap.saturating_sub(elsewhere)
     }
 
     /// True once a 101 (or 2xx to CONNECT) was seen.
@@ -310,7 +340,7 @@ impl HttpConn {
                 if let Some(hold) = &mut self.hold {
                     hold.bytes.extend_from_slice(rest);
                     hold.items.push(Held::Data(rest.len()));
-                    if hold.bytes.len() > self.max_head {
+                    if hold.bytes.len() > self.max_head || self.held() > self.held_cap {
                         self.release(heads, out);
                     }
                     return;
@@ -600,6 +630,8 @@ impl HttpConn {
                 return i + n;
             }
         }
+        // What this side may hold, given what the rest of the connection holds.
+        let cap = self.side_cap(dir);
         let side = &mut self.sides[dir.index()];
         match side.scan.feed(&avail[..lim], false) {
             Scan::Found(n) => {
@@ -635,6 +667,18 @@ impl HttpConn {
                 self.desync(dir, "head too large", skipped, false, out);
                 i + lim
             }
+            Scan::NeedMore if side.buf.len() + avail.len() > cap => {
+                let skipped = (side.buf.len() + avail.len()) as u64;
+                out(HttpEvent::Anomaly {
+                    dir,
+                    code: "head_buffer_limit",
+                    detail: format!(
+                        "unfinished heads held across connections reached their limit (--max-head-total): this one ({skipped} bytes so far) is skipped"
+                    ),
+                });
+                self.desync(dir, "head buffer limit", skipped, false, out);
+                bytes.len()
+            }
             Scan::NeedMore => {
                 side.buf.extend_from_slice(avail);
                 bytes.len()
@@ -650,6 +694,7 @@ impl HttpConn {
         out: &mut impl FnMut(HttpEvent<'_>),
     ) -> usize {
         let max = self.max_head;
+        let cap = self.side_cap(dir);
         let side = &mut self.sides[dir.index()];
         let mut i = 0;
         while i < bytes.len() {
@@ -691,6 +736,16 @@ impl HttpConn {
                     side.scan = HeadScan::new(kind(dir));
                     side.line_start = false;
                     i += lim;
+                }
+                Scan::NeedMore if side.buf.len() + avail.len() > cap => {
+                    // No room to keep a candidate start line: skipped like the rest.
+                    side.skipped = side
+                        .skipped
+                        .saturating_add((side.buf.len() + avail.len()) as u64);
+                    side.buf.clear();
+                    side.scan = HeadScan::new(kind(dir));
+                    side.line_start = false;
+                    return bytes.len();
                 }
                 Scan::NeedMore => {
                     side.buf.extend_from_slice(avail);

@@ -558,7 +558,10 @@ fn after_response_desync_responses_are_unpaired() {
 
 #[test]
 fn head_larger_than_cap() {
-    let cfg = HttpConfig { max_head_bytes: 32 };
+    let cfg = HttpConfig {
+        max_head_bytes: 32,
+        ..HttpConfig::default()
+    };
     let ops = [
         d(
             C,
@@ -580,9 +583,21 @@ fn head_larger_than_cap() {
     );
     // Exactly at the cap (20 bytes) is fine; one byte less is not.
     let ok = [d(C, b"GET /ok HTTP/1.1\r\n\r\n")];
-    let (ev, _) = run_cfg(&HttpConfig { max_head_bytes: 20 }, &ok);
+    let (ev, _) = run_cfg(
+        &HttpConfig {
+            max_head_bytes: 20,
+            ..HttpConfig::default()
+        },
+        &ok,
+    );
     assert_eq!(ev[0], "req 0 GET /ok 1.1 []");
-    let (ev, _) = run_cfg(&HttpConfig { max_head_bytes: 19 }, &ok);
+    let (ev, _) = run_cfg(
+        &HttpConfig {
+            max_head_bytes: 19,
+            ..HttpConfig::default()
+        },
+        &ok,
+    );
     assert_eq!(
         ev[0],
         "anomaly C>S head_too_large: no end of head within 19 bytes"
@@ -688,7 +703,7 @@ proptest! {
         seed in prop::collection::vec(any::<usize>(), 1..16),
         cap in prop_oneof![Just(24usize), Just(64 * 1024)],
     ) {
-        let cfg = HttpConfig { max_head_bytes: cap };
+        let cfg = HttpConfig { max_head_bytes: cap, ..HttpConfig::default() };
         let whole = run_split(&cfg, &ops, |_| Vec::new()).0;
         let bytewise = run_split(&cfg, &ops, |n| (1..n).collect()).0;
         let split = run_split(&cfg, &ops, random_cuts(&seed)).0;
@@ -773,4 +788,27 @@ fn an_endless_queue_of_unanswered_requests_is_sealed() {
         events.iter().filter(|e| e.starts_with("req ")).count(),
         MAX_PENDING + 5
     );
+}
+
+#[test]
+fn a_head_that_would_go_past_the_held_cap_is_skipped() {
+    let mut conn = HttpConn::new(&HttpConfig::default());
+    let mut heads = HeadBuffers::default();
+    let mut ev = Vec::new();
+    let mut out = |e: HttpEvent<'_>| ev.push(render(&e));
+    conn.set_held_cap(30);
+    let head = b"GET /a HTTP/1.1\r\nX-Long: 0123456789abcdef\r\n\r\n";
+    for piece in head[..40].chunks(10) {
+        conn.data(C, piece, &mut heads, &mut out);
+    }
+    assert_eq!(conn.held(), 0);
+    assert!(ev.iter().any(|e| e.contains("head_buffer_limit")), "{ev:?}");
+    // The same head whole in one chunk is never held, so the cap does not touch it.
+    let mut conn = HttpConn::new(&HttpConfig::default());
+    conn.set_held_cap(0);
+    let mut requests = 0;
+    conn.data(C, head, &mut heads, &mut |e| {
+        requests += usize::from(matches!(e, HttpEvent::Request { .. }))
+    });
+    assert_eq!(requests, 1);
 }

@@ -84,7 +84,8 @@ impl Piece {
 /// - every offset below `delivered` has been handed on exactly once, as data or gap, in order;
 /// - `pieces` are disjoint, and each starts strictly after `delivered` (a piece that touches
 ///   `delivered` is handed on at once), so the first piece marks the first hole's end;
-/// - `buffered` is the total length of the `Bytes` pieces and never exceeds `limit`;
+/// - `buffered` is the total length of the `Bytes` pieces, and a piece is only held while
+///   `buffered` stays within `limit` (which `set_limit` may lower below what is held);
 /// - nothing at or past `fin_at` is held or handed on, and `Fin` is handed on once, when
 ///   `delivered` reaches `fin_at`.
 #[derive(Debug)]
@@ -127,6 +128,12 @@ impl Assembler {
     /// Has a FIN been seen (handed on or not yet)?
     pub fn fin_seen(&self) -> bool {
         self.fin_at.is_some()
+    }
+
+    /// Sets the most out-of-order bytes to hold from the next segment on (what is held already
+    /// stays, even above it).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
     }
 
     /// Out-of-order bytes held right now.

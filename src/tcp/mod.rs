@@ -61,6 +61,9 @@ pub struct TcpConfig {
     pub max_connections: usize,
     /// Out-of-order bytes held per direction; past this the holes are declared gaps.
     pub max_buffered_per_direction: usize,
+    /// Out-of-order bytes held by all connections together; a direction that would take the
+    /// total past this declares its holes gaps instead.
+    pub max_buffered_total: usize,
     /// Ports known to be servers' (helps tell client from server when the SYN was not seen).
     pub server_ports: Vec<u16>,
 }
@@ -70,6 +73,7 @@ impl Default for TcpConfig {
         TcpConfig {
             max_connections: 100_000,
             max_buffered_per_direction: 4 << 20,
+            max_buffered_total: 32 << 20,
             server_ports: Vec::new(),
         }
     }

@@ -108,6 +108,8 @@ pub struct ConnTable {
     /// The packet most recently processed: the `at` of events delivered by `finish`.
     last: PacketRef,
     stats: TcpStats,
+    /// Out-of-order bytes held by all connections (the sum of their assemblers' `buffered`).
+    buffered_total: usize,
 }
 
 impl ConnTable {
@@ -121,6 +123,7 @@ impl ConnTable {
             tail: NIL,
             last: PacketRef::default(),
             stats: TcpStats::default(),
+            buffered_total: 0,
         }
     }
 
@@ -169,18 +172,35 @@ impl ConnTable {
             conn.isn[d].get_or_insert(seq);
         }
         let Conn { info, dirs, .. } = conn;
+        // This direction may hold what its own limit allows, and no more than the total left.
+        let held = dirs[d].buffered();
+        let room = self
+            .cfg
+            .max_buffered_total
+            .saturating_sub(self.buffered_total - held);
+        let total_binds = room < self.cfg.max_buffered_per_direction;
+        dirs[d].set_limit(room.min(self.cfg.max_buffered_per_direction));
         let forced = dirs[d].push(seq, f.syn, f.fin, seg.payload, seg.missing, &mut |c| {
             emit(sink, info, at, dir, c)
         });
+        self.buffered_total = self.buffered_total - held + dirs[d].buffered();
         if let Some(gap) = forced {
             self.stats.limit_gaps += 1;
+            let limit = if total_binds {
+                format!(
+                    "the limit of {} held by all connections together",
+                    self.cfg.max_buffered_total
+                )
+            } else {
+                format!("the limit of {}", self.cfg.max_buffered_per_direction)
+            };
             sink.warning(Warning {
                 packet: Some(at.number),
                 code: "reassembly_limit",
                 message: format!(
-                    "connection {} {dir:?}: out-of-order bytes would exceed the limit of {}; \
+                    "connection {} {dir:?}: out-of-order bytes would exceed {limit}; \
                      declared {gap} missing bytes a gap",
-                    info.id.0, self.cfg.max_buffered_per_direction
+                    info.id.0
                 ),
             });
         }
@@ -311,6 +331,7 @@ impl ConnTable {
         self.index.remove(&conn.key);
         self.stats.live -= 1;
         let Conn { info, dirs, .. } = &mut conn;
+        self.buffered_total -= dirs.iter().map(Assembler::buffered).sum::<usize>();
         for dir in [Direction::ToServer, Direction::ToClient] {
             dirs[dir.index()].flush(&mut |c| emit(sink, info, at, dir, c));
         }
@@ -748,6 +769,41 @@ mod tests {
         assert_eq!(f.rec.warnings[0].code, "reassembly_limit");
         assert_eq!(f.rec.warnings[0].packet, Some(3));
         assert_eq!(f.table.stats().limit_gaps, 1);
+    }
+
+    #[test]
+    fn out_of_order_bytes_of_all_connections_share_one_limit() {
+        let mut f = Feed::new(TcpConfig {
+            max_buffered_per_direction: 8,
+            max_buffered_total: 10,
+            ..TcpConfig::default()
+        });
+        let (a, b) = ("10.0.0.1:50001", "10.0.0.1:50002");
+        f.push(seg(a, S, 0, "S", b""))
+            .push(seg(b, S, 0, "S", b""))
+            .push(seg(a, S, 11, "A", b"aaaaaa")) // a holds 6 behind a hole
+            .push(seg(b, S, 11, "A", b"bbbbbb")); // b would take the total to 12: gap
+        assert_eq!(
+            f.rec.take()[2..],
+            [Ev::Gap(2, TS, 10), data(2, TS, b"bbbbbb")]
+        );
+        assert_eq!(f.rec.warnings.len(), 1);
+        assert!(
+            f.rec.warnings[0]
+                .message
+                .contains("the limit of 10 held by all connections together"),
+            "{}",
+            f.rec.warnings[0].message
+        );
+        assert_eq!(f.table.buffered_total, 6);
+        // a's hole filled: its bytes go out and the total is free again.
+        f.push(seg(a, S, 1, "A", b"0123456789"));
+        assert_eq!(f.table.buffered_total, 0);
+        f.push(seg(b, S, 30, "A", b"cccccccc")); // 8 held: within both limits again
+        assert_eq!(f.table.buffered_total, 8);
+        assert_eq!(f.rec.warnings.len(), 1);
+        f.table.finish(&mut f.rec);
+        assert_eq!(f.table.buffered_total, 0);
     }
 
     #[test]
