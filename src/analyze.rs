@@ -486,12 +486,12 @@ impl InputAnalysis {
         &mut self,
         f: &mut dyn FnMut(Live<'_>) -> io::Result<()>,
     ) -> io::Result<()> {
+        // Called after every packet; almost always there is nothing.
+        if !self.sink.diag.has_output() {
+            return Ok(());
+        }
         for w in self.sink.diag.take_warnings() {
             self.diag_warnings.push(w);
-        }
-        // Called after every packet; almost always there is nothing.
-        if !self.sink.diag.has_finished() {
-            return Ok(());
         }
         for handshake in self.sink.diag.take_finished() {
             let finding = Finding {

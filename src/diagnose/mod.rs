@@ -397,9 +397,10 @@ impl Diagnoser {
         std::mem::take(&mut self.warnings)
     }
 
-    /// Whether a handshake or a session was judged since the last `take_finished*` calls.
-    pub fn has_finished(&self) -> bool {
-        !self.done.is_empty() || !self.sessions.is_empty()
+    /// Whether a handshake or a session was judged, or a warning raised, since the last
+    /// `take_*` calls.
+    pub fn has_output(&self) -> bool {
+        !self.done.is_empty() || !self.sessions.is_empty() || !self.warnings.is_empty()
     }
 
     /// Handshakes whose verdict became known since the last call (for live output).

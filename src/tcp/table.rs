@@ -50,14 +50,18 @@ impl std::hash::Hash for FlowKey {
 }
 
 fn flow_key(a: SocketAddr, b: SocketAddr) -> FlowKey {
-    let (a, b) = if a <= b { (a, b) } else { (b, a) };
     let ip = |s: SocketAddr| match s.ip() {
         IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
         IpAddr::V6(v6) => u128::from(v6),
     };
+    // (An IPv4-mapped IPv6 address is told from the IPv4 one by this bit.)
+    let v6 = u64::from(a.is_ipv6());
+    // Either end first, the same for both directions: ordered as plain integers.
+    let (a, b) = ((ip(a), a.port()), (ip(b), b.port()));
+    let ((ip_a, port_a), (ip_b, port_b)) = if a <= b { (a, b) } else { (b, a) };
     FlowKey {
-        addrs: [ip(a), ip(b)],
-        ports: (u64::from(a.is_ipv6()) << 32) | (u64::from(a.port()) << 16) | u64::from(b.port()),
+        addrs: [ip_a, ip_b],
+        ports: (v6 << 32) | (u64::from(port_a) << 16) | u64::from(port_b),
     }
 }
 
