@@ -2,7 +2,7 @@
 //! its start line to the empty line, with the start line already checked by the scanner; parsing
 //! cannot fail, only fall back to a lenient header split (reported as `invalid_header`).
 
-use super::scan::run_from;
+use super::scan::{method_byte, run_from};
 
 /// One header field as sent: the name as spelled, the value with surrounding whitespace removed.
 /// Borrowed from the head it belongs to.
@@ -332,12 +332,7 @@ pub(crate) fn parse_response(raw: &[u8], head: &mut ResponseHead) -> bool {
 /// same result (`fast_path_matches_scan_and_parse` checks it).
 pub(crate) fn whole_request(bytes: &[u8], head: &mut RequestHead) -> Option<usize> {
     let method_len = match bytes.first()? {
-        b'A'..=b'Z' => bytes
-            .iter()
-            .take_while(|b| {
-                b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'-' || **b == b'_'
-            })
-            .count(),
+        b'A'..=b'Z' => bytes.iter().take_while(|&&b| method_byte(b)).count(),
         _ => return None,
     };
     let target_start = method_len + 1;

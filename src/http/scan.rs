@@ -106,12 +106,7 @@ impl HeadScan {
             }
             if state == Line::Method {
                 // The rest of the method (the step below then sees the byte that ends it).
-                let run = bytes[i..]
-                    .iter()
-                    .take_while(|b| {
-                        b.is_ascii_uppercase() || b.is_ascii_digit() || **b == b'-' || **b == b'_'
-                    })
-                    .count();
+                let run = bytes[i..].iter().take_while(|&&b| method_byte(b)).count();
                 i += run;
             }
             if state == Line::Minor && self.kind == Kind::Response {
@@ -177,11 +172,7 @@ impl HeadScan {
             (Kind::Response, Start) if b == VERSION[0] => Version(1),
             (_, Start) => return Step::Fail,
             (_, Method) if b == b' ' => Target(0),
-            (_, Method)
-                if b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_' =>
-            {
-                Method
-            }
+            (_, Method) if method_byte(b) => Method,
             (_, Target(n)) if b == b' ' && n > 0 => Version(0),
             (_, Target(n)) if b > b' ' && b != 0x7f => Target(n.saturating_add(1)),
             (_, Version(i)) if VERSION.get(usize::from(i)) == Some(&b) => {
@@ -211,6 +202,11 @@ impl HeadScan {
         };
         Step::Next(next)
     }
+}
+
+/// Whether `b` may be in a request method after its first letter (which is uppercase).
+pub(crate) fn method_byte(b: u8) -> bool {
+    b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
 }
 
 enum Step {
