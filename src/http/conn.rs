@@ -966,6 +966,16 @@ fn plain_number(value: &[u8]) -> Option<u64> {
     })
 }
 
+/// The framing a Transfer-Encoding gives: chunked when its last coding is.
+fn transfer_coding(headers: &Headers) -> Framing {
+    let last = tokens(headers, "transfer-encoding").last();
+    if last.is_some_and(|c| c.eq_ignore_ascii_case(b"chunked")) {
+        Framing::Chunked
+    } else {
+        Framing::OtherCoding
+    }
+}
+
 /// Report header anomalies of one head and work out its framing.
 fn framing_anomalies(
     dir: Direction,
@@ -976,12 +986,19 @@ fn framing_anomalies(
     // The usual head, read strictly, with no Transfer-Encoding and no repeated header that
     // matters: framed by its one plain Content-Length or by none, found without a walk over
     // the fields. Anything else takes the full walk below.
-    if !lenient && !headers.has_known(TRANSFER_ENCODING) && !headers.repeats_any(NO_REPEAT_MASK) {
-        if !headers.has_known(CONTENT_LENGTH) {
-            return Framing::None;
-        }
-        if let Some(n) = headers.known_value(CONTENT_LENGTH).and_then(plain_number) {
-            return Framing::Length(n);
+    if !lenient && !headers.repeats_any(NO_REPEAT_MASK) {
+        match (
+            headers.has_known(TRANSFER_ENCODING),
+            headers.has_known(CONTENT_LENGTH),
+        ) {
+            (false, false) => return Framing::None,
+            (false, true) => {
+                if let Some(n) = headers.known_value(CONTENT_LENGTH).and_then(plain_number) {
+                    return Framing::Length(n);
+                }
+            }
+            (true, false) => return transfer_coding(headers),
+            (true, true) => {}
         }
     }
     let mut anomaly =
@@ -1015,11 +1032,8 @@ fn framing_anomalies(
     }
     let lengths = || tokens(headers, "content-length");
     if has_te {
-        let codings: Vec<&[u8]> = tokens(headers, "transfer-encoding").collect();
-        let chunked = codings
-            .last()
-            .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"));
         if let Some(first) = lengths().next() {
+            let codings: Vec<&[u8]> = tokens(headers, "transfer-encoding").collect();
             anomaly(
                 "cl_and_chunked",
                 format!(
@@ -1029,11 +1043,7 @@ fn framing_anomalies(
                 ),
             );
         }
-        return if chunked {
-            Framing::Chunked
-        } else {
-            Framing::OtherCoding
-        };
+        return transfer_coding(headers);
     }
     if !has_cl {
         return Framing::None;
