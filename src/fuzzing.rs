@@ -154,8 +154,9 @@ impl<'a> Script<'a> {
 /// with segments described by a script:
 ///
 /// - byte 0 sets small limits so they are reached: `max_connections` 1-4 (bits 0-1),
-///   `max_buffered_per_direction` 16 << (bits 2-4) bytes, `max_head_bytes` 64 << (bits 5-6),
-///   and bit 7 names port 8080 a server port;
+///   `max_buffered_per_direction` 16 << (bits 2-4) bytes (three times that for all
+///   connections together), `max_head_bytes` 64 << (bits 5-6) (twice that for the unfinished
+///   heads of all connections), and bit 7 names port 8080 a server port;
 /// - then segments, each: `op` (bits 0-1: one of four connections, two of them IPv6; bit 2: sent
 ///   by the server; bits 3-6: SYN, ACK, FIN, RST; bit 7: a snaplen-cut length byte follows),
 ///   a sequence byte (a signed offset from where the previous segment in that direction ended;
