@@ -735,87 +735,71 @@ const CEILING_KIB: u64 = 256 * 1024;
 #[test]
 #[ignore]
 fn memory_ceiling_holds_on_the_synthetic_worst_cases() {
-    let half_open = temp_path("half-open-1m.pcap");
-    write_half_open(&half_open, 1_000_000);
-    let start = Instant::now();
-    let kib = peak_rss_kib(&half_open, &[]).expect("/usr/bin/time is needed here");
-    eprintln!(
-        "1M half-open connections: peak RSS {kib} KiB in {:?}",
-        start.elapsed()
-    );
-    let (_, v, _) = analyze_file(&half_open, &[]);
-    eprintln!("  summary: {}", v["summary"]);
+    let v = worst_case("half-open-1m.pcap", "1M half-open connections", |p| {
+        write_half_open(p, 1_000_000)
+    });
     assert_eq!(warnings(&v, "connection_limit"), 900_000);
-    assert!(kib < CEILING_KIB, "{kib} KiB");
-    let _ = std::fs::remove_file(&half_open);
 
-    let gap = temp_path("hole-at-start.pcap");
-    write_hole_at_start(&gap, 300 << 20, 1460);
-    let start = Instant::now();
-    let kib = peak_rss_kib(&gap, &[]).unwrap();
-    eprintln!(
-        "300 MiB behind a hole never filled: peak RSS {kib} KiB in {:?}",
-        start.elapsed()
+    let v = worst_case(
+        "hole-at-start.pcap",
+        "300 MiB behind a hole never filled",
+        |p| write_hole_at_start(p, 300 << 20, 1460),
     );
-    let (_, v, _) = analyze_file(&gap, &[]);
-    eprintln!("  summary: {}", v["summary"]);
     assert!(warnings(&v, "reassembly_limit") >= 1);
-    assert!(kib < CEILING_KIB, "{kib} KiB");
-    let _ = std::fs::remove_file(&gap);
 
-    let holes = temp_path("holes.pcap");
-    write_holes(&holes, 300 << 20, 1460);
-    let start = Instant::now();
-    let kib = peak_rss_kib(&holes, &[]).unwrap();
-    eprintln!(
-        "300 MiB with a hole before every segment: peak RSS {kib} KiB in {:?}",
-        start.elapsed()
+    let v = worst_case(
+        "holes.pcap",
+        "300 MiB with a hole before every segment",
+        |p| write_holes(p, 300 << 20, 1460),
     );
-    let (_, v, _) = analyze_file(&holes, &[]);
-    eprintln!("  summary: {}", v["summary"]);
     assert!(warnings(&v, "reassembly_limit") >= 70);
-    assert!(kib < CEILING_KIB, "{kib} KiB");
-    let _ = std::fs::remove_file(&holes);
 
     // Connections that carry bytes cost more than half-open ones: 100,000 (the default
     // --max-connections), each with a request that is never answered.
-    let open = temp_path("open-requests.pcap");
-    write_open_connections(
-        &open,
-        100_000,
-        b"GET /api/state HTTP/1.1\r\nHost: game.example.com\r\nCookie: s=0123456789\r\n\r\n",
-        0,
+    worst_case(
+        "open-requests.pcap",
+        "100,000 connections, each a request never answered",
+        |p| {
+            let request =
+                b"GET /api/state HTTP/1.1\r\nHost: game.example.com\r\nCookie: s=0123456789\r\n\r\n";
+            write_open_connections(p, 100_000, request, 0)
+        },
     );
-    let kib = peak_rss_kib(&open, &[]).unwrap();
-    eprintln!("100,000 connections, each a request never answered: peak RSS {kib} KiB");
-    assert!(kib < CEILING_KIB, "{kib} KiB");
-    let _ = std::fs::remove_file(&open);
 
     // 2,000 connections, each an unfinished head of 60 KB (120 MB held without the budget).
-    let heads = temp_path("unfinished-heads.pcap");
-    let mut head = b"GET / HTTP/1.1\r\nX-Pad: ".to_vec();
-    head.resize(60_000, b'p');
-    write_open_connections(&heads, 2_000, &head, 0);
-    let kib = peak_rss_kib(&heads, &[]).unwrap();
-    eprintln!("2,000 unfinished 60 KB heads: peak RSS {kib} KiB");
-    let (_, v, _) = analyze_file(&heads, &[]);
-    assert!(
-        warnings(&v, "head_buffer_limit") >= 1000,
-        "{}",
-        v["summary"]
+    let v = worst_case(
+        "unfinished-heads.pcap",
+        "2,000 unfinished 60 KB heads",
+        |p| {
+            let mut head = b"GET / HTTP/1.1\r\nX-Pad: ".to_vec();
+            head.resize(60_000, b'p');
+            write_open_connections(p, 2_000, &head, 0)
+        },
     );
-    assert!(kib < CEILING_KIB, "{kib} KiB");
-    let _ = std::fs::remove_file(&heads);
+    assert!(warnings(&v, "head_buffer_limit") >= 1000);
 
     // 100 connections, each 3 MB behind a hole never filled (300 MB without the budget).
-    let holes = temp_path("holes-many.pcap");
-    write_open_connections(&holes, 100, &vec![b'z'; 3_000_000], 1);
-    let kib = peak_rss_kib(&holes, &[]).unwrap();
-    eprintln!("100 connections, 3 MB each behind a hole: peak RSS {kib} KiB");
-    let (_, v, _) = analyze_file(&holes, &[]);
-    assert!(warnings(&v, "reassembly_limit") >= 80, "{}", v["summary"]);
-    assert!(kib < CEILING_KIB, "{kib} KiB");
-    let _ = std::fs::remove_file(&holes);
+    let v = worst_case(
+        "holes-many.pcap",
+        "100 connections, 3 MB each behind a hole",
+        |p| write_open_connections(p, 100, &vec![b'z'; 3_000_000], 1),
+    );
+    assert!(warnings(&v, "reassembly_limit") >= 80);
+}
+
+/// Writes one worst case with `write`, checks that analysing it peaks under the ceiling, and
+/// returns its JSON report (the file is removed).
+fn worst_case(name: &str, what: &str, write: impl FnOnce(&Path)) -> Value {
+    let path = temp_path(name);
+    write(&path);
+    let start = Instant::now();
+    let kib = peak_rss_kib(&path, &[]).expect("/usr/bin/time is needed here");
+    eprintln!("{what}: peak RSS {kib} KiB in {:?}", start.elapsed());
+    let (_, v, _) = analyze_file(&path, &[]);
+    eprintln!("  summary: {}", v["summary"]);
+    assert!(kib < CEILING_KIB, "{what}: {kib} KiB");
+    let _ = std::fs::remove_file(&path);
+    v
 }
 
 /// Packets of a connection whose client sends `head` one byte per segment.
