@@ -110,6 +110,15 @@ pub struct Warning {
     pub message: String,
 }
 
+/// "1 thing", "2 things".
+pub fn plural(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! escape and lay out.
 
 use super::{Analysis, Finding, Output};
+use crate::common::plural;
 use crate::common::Timestamp;
 use crate::diagnose::{Fix, Handshake, Problem, Verdict};
 
@@ -135,14 +136,6 @@ fn title(a: &Analysis) -> String {
         [first, rest @ ..] => format!(": {} and {} more", first.path, rest.len()),
     };
     format!("WebSocket handshake report{what}")
-}
-
-fn plural(n: u64, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
 }
 
 /// `were` or `was`.

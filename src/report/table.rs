@@ -2,6 +2,7 @@
 //! finding, and each distinct fix once. On a terminal, verdicts are coloured and long targets
 //! are shortened (in the middle) until the table fits its width.
 
+use crate::common::plural;
 use std::io::{self, Write};
 
 use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
@@ -568,14 +569,6 @@ fn header_cell(v: &Option<String>, complete: bool) -> String {
 
 fn problems(p: &[Problem]) -> String {
     p.iter().map(|p| p.code()).collect::<Vec<_>>().join(", ")
-}
-
-fn plural(n: u64, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
-    }
 }
 
 /// Shortens `s` to at most `max` characters by cutting its middle.

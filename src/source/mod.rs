@@ -21,6 +21,7 @@ use pcap_parser::pcapng::Block;
 use pcap_parser::traits::{PcapNGPacketBlock, PcapReaderIterator};
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 
+use crate::common::plural;
 use crate::common::{Timestamp, Warning};
 
 /// Initial size of the read buffer.
@@ -200,7 +201,10 @@ impl CaptureReader {
         };
         let too_short = |probe: &[u8]| SourceError::NotCapture {
             path: name.into(),
-            magic: format!("{} only, a header cut short", plural(probe.len(), "byte")),
+            magic: format!(
+                "{} only, a header cut short",
+                plural(probe.len() as u64, "byte")
+            ),
         };
         if probe.len() < 24 {
             return Err(too_short(&probe));
@@ -379,7 +383,7 @@ impl CaptureReader {
                         format!(
                             "capture truncated at byte {}: the last record is cut short ({} left over); everything before it was analysed",
                             self.offset + left as u64,
-                            plural(left, "byte")
+                            plural(left as u64, "byte")
                         ),
                     );
                 }
@@ -594,14 +598,6 @@ fn describe_magic(b: &[u8]) -> String {
     } else {
         let hex: Vec<String> = head.iter().map(|c| format!("{c:02x}")).collect();
         format!("bytes {}", hex.join(" "))
-    }
-}
-
-fn plural(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
     }
 }
 
