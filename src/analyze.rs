@@ -7,7 +7,7 @@ use std::io;
 
 use crate::common::{Direction, PacketRef, Timestamp, Warning};
 use crate::decode::{decode, Decoded, TcpSegment};
-use crate::diagnose::{DiagnoseConfig, Diagnoser, Findings, Handshake, SessionFinding};
+use crate::diagnose::{DiagnoseConfig, Diagnoser, Findings, Handshake, NotListed, SessionFinding};
 use crate::http::{HeadBuffers, HttpConfig, HttpConn, HttpEvent};
 use crate::report::{Analysis, Finding, InputInfo, InputWarning, Live, SessionRecord, StuckRecord};
 use crate::source::{CaptureReader, Packet, SourceError};
@@ -383,6 +383,9 @@ pub struct InputAnalysis {
     #[allow(clippy::vec_box)]
     handed_out: Vec<Box<Handshake>>,
     sessions_handed_out: Vec<SessionFinding>,
+    /// How many of each the report lists (`--max-listed`), and what it leaves out.
+    max_listed: usize,
+    not_listed: NotListed,
     hop_hints: crate::diagnose::hops::HopHints,
     packets: u64,
     tcp_packets: u64,
@@ -421,6 +424,8 @@ impl InputAnalysis {
             diag_warnings: CappedWarnings::default(),
             handed_out: Vec::new(),
             sessions_handed_out: Vec::new(),
+            max_listed: cfg.diagnose.max_listed,
+            not_listed: NotListed::default(),
             hop_hints: cfg.diagnose.hops.clone(),
             packets: 0,
             tcp_packets: 0,
@@ -500,7 +505,11 @@ impl InputAnalysis {
                 nginx: None,
             };
             let r = f(Live::Handshake(&finding));
-            self.handed_out.push(finding.handshake);
+            if self.handed_out.len() < self.max_listed {
+                self.handed_out.push(finding.handshake);
+            } else {
+                self.not_listed.handshake(&finding.handshake);
+            }
             r?;
         }
         for session in self.sink.diag.take_finished_sessions() {
@@ -509,7 +518,11 @@ impl InputAnalysis {
                 session,
             };
             let r = f(Live::Session(&record));
-            self.sessions_handed_out.push(record.session);
+            if self.sessions_handed_out.len() < self.max_listed {
+                self.sessions_handed_out.push(record.session);
+            } else {
+                self.not_listed.session(&record.session);
+            }
             r?;
         }
         Ok(())
@@ -525,11 +538,27 @@ impl InputAnalysis {
         let stats = self.table.stats();
         let Sink { diag, warnings, .. } = self.sink;
         let mut findings = diag.finish_all();
-        findings.handshakes.append(&mut self.handed_out);
+        // Those judged only now come after the ones handed out: the first judged are listed.
+        let late = std::mem::replace(&mut findings.handshakes, self.handed_out);
+        for h in late {
+            if findings.handshakes.len() < self.max_listed {
+                findings.handshakes.push(h);
+            } else {
+                self.not_listed.handshake(&h);
+            }
+        }
         findings.handshakes.sort_by_key(|h| h.request_packet);
         crate::diagnose::hops::correlate(&mut findings.handshakes, &findings.seen, &self.hop_hints);
         findings.stuck_on_polling = findings.polling.judge(&findings.handshakes);
-        findings.sessions.append(&mut self.sessions_handed_out);
+        let late = std::mem::replace(&mut findings.sessions, self.sessions_handed_out);
+        for s in late {
+            if findings.sessions.len() < self.max_listed {
+                findings.sessions.push(s);
+            } else {
+                self.not_listed.session(&s);
+            }
+        }
+        findings.not_listed.add(&self.not_listed);
         findings
             .sessions
             .sort_by_key(|s| (s.handshake_packet, s.connection));
@@ -556,6 +585,11 @@ impl InputAnalysis {
 pub struct Merged {
     analysis: Analysis,
     warnings: WarningLog,
+    /// How many of each the merged report lists, what it leaves out, and the first input
+    /// that left something out.
+    max_listed: usize,
+    not_listed: NotListed,
+    first_not_listed: Option<String>,
 }
 
 impl Merged {
@@ -566,6 +600,9 @@ impl Merged {
                 ..Analysis::default()
             },
             warnings: WarningLog::default(),
+            max_listed: cfg.diagnose.max_listed,
+            not_listed: NotListed::default(),
+            first_not_listed: None,
         }
     }
 
@@ -586,12 +623,19 @@ impl Merged {
             *s.other_upgrades.entry(p.clone()).or_default() += n;
         }
         // From the handshakes, not the running counts: pairing the hops can change verdicts.
+        // Those the input left out of its lists were counted as they were left out.
         for h in &f.handshakes {
             *s.by_verdict.entry(h.verdict.name()).or_default() += 1;
         }
         let problems = f.handshakes.iter().flat_map(|h| &h.problems);
         for p in problems.chain(f.sessions.iter().flat_map(|s| &s.problems)) {
             *s.by_problem.entry(p.code()).or_default() += 1;
+        }
+        for (v, n) in &f.not_listed.by_verdict {
+            *s.by_verdict.entry(v).or_default() += n;
+        }
+        for (p, n) in &f.not_listed.by_problem {
+            *s.by_problem.entry(p).or_default() += n;
         }
         s.first_packet_ts = min_opt(s.first_packet_ts, r.first);
         s.last_packet_ts = s.last_packet_ts.max(r.last);
@@ -601,18 +645,40 @@ impl Merged {
         for (code, n) in r.warnings_not_kept {
             self.warnings.count_unlisted(code, n);
         }
-        a.handshakes
-            .extend(f.handshakes.into_iter().map(|handshake| Finding {
-                input: r.name.clone(),
-                handshake,
-                nginx: None,
-            }));
-        a.sessions
-            .extend(f.sessions.into_iter().map(|session| SessionRecord {
-                input: r.name.clone(),
-                session,
-            }));
-        a.plain.extend(f.plain);
+        // The lists hold at most `max_listed` of each over all inputs, the first inputs' first.
+        let mut left_out = f.not_listed;
+        for handshake in f.handshakes {
+            if a.handshakes.len() < self.max_listed {
+                a.handshakes.push(Finding {
+                    input: r.name.clone(),
+                    handshake,
+                    nginx: None,
+                });
+            } else {
+                left_out.handshake(&handshake);
+            }
+        }
+        for session in f.sessions {
+            if a.sessions.len() < self.max_listed {
+                a.sessions.push(SessionRecord {
+                    input: r.name.clone(),
+                    session,
+                });
+            } else {
+                left_out.session(&session);
+            }
+        }
+        for plain in f.plain {
+            if a.plain.len() < self.max_listed {
+                a.plain.push(plain);
+            } else {
+                left_out.plain += 1;
+            }
+        }
+        if !left_out.is_empty() {
+            self.first_not_listed.get_or_insert_with(|| r.name.clone());
+            self.not_listed.add(&left_out);
+        }
         for p in f.stuck_on_polling {
             *a.summary.by_problem.entry(p.problem.code()).or_default() += 1;
             a.stuck_on_polling.push(StuckRecord {
@@ -623,6 +689,30 @@ impl Merged {
     }
 
     pub fn into_analysis(mut self) -> Analysis {
+        if let Some(input) = &self.first_not_listed {
+            let n = &self.not_listed;
+            let parts: Vec<String> = [
+                (n.handshakes, "handshake"),
+                (n.sessions, "session"),
+                (n.plain, "plain request"),
+            ]
+            .iter()
+            .filter(|(count, _)| *count > 0)
+            .map(|&(count, what)| crate::common::plural(count, what))
+            .collect();
+            self.warnings.push(
+                input,
+                Warning {
+                    packet: None,
+                    code: "report_limit",
+                    message: format!(
+                        "the lists hold the first {} of each: {} more were judged and are counted in the summary (by verdict and problem) but not listed, nor paired across hops; raise the limit with --max-listed",
+                        self.max_listed,
+                        parts.join(", ")
+                    ),
+                },
+            );
+        }
         self.analysis.summary.warnings = self.warnings.total;
         self.analysis.summary.by_warning = self.warnings.per_code;
         self.analysis.warnings = self.warnings.listed;

@@ -310,6 +310,11 @@ struct CommonArgs {
     #[arg(long, value_name = "BYTES", default_value_t = HttpConfig::default().max_held_total)]
     max_head_total: usize,
 
+    /// Most handshakes, sessions and (with --all) plain requests listed in the report, each;
+    /// the rest are counted in the summary, by verdict and problem (with a warning).
+    #[arg(long, value_name = "N", default_value_t = crate::diagnose::MAX_LISTED)]
+    max_listed: usize,
+
     /// An `nginx -T` dump (or a main config file): each handshake gets the location nginx
     /// picks for it, with file:line and the settings that caused its problems.
     #[arg(long, value_name = "DUMP")]
@@ -591,6 +596,7 @@ fn common(
                 no_redact: a.no_redact,
                 redact_headers: a.redact_headers,
                 keep_plain: a.all,
+                max_listed: a.max_listed,
             },
         },
     ))

@@ -206,7 +206,7 @@ pub struct Counts {
 }
 
 /// Options of the diagnosis.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct DiagnoseConfig {
     /// Ports that say which hop is which when the capture holds both.
     pub hops: hops::HopHints,
@@ -216,6 +216,73 @@ pub struct DiagnoseConfig {
     pub redact_headers: Vec<String>,
     /// Also keep plain (non-handshake) requests, for `--all`.
     pub keep_plain: bool,
+    /// Most handshakes, sessions and plain requests (each) kept for the report's lists
+    /// (`--max-listed`); the rest are counted ([`NotListed`]).
+    pub max_listed: usize,
+}
+
+/// Protocols counted apart in [`Counts::other_upgrades`]; requests naming any other are
+/// counted under [`OTHER_UPGRADES_REST`].
+const OTHER_UPGRADES_CAP: usize = 64;
+const OTHER_UPGRADES_REST: &str = "(other protocols)";
+
+/// Default of `--max-listed`: at about 3.4 KiB per handshake, 34 MiB of them.
+pub const MAX_LISTED: usize = 10_000;
+
+impl Default for DiagnoseConfig {
+    fn default() -> DiagnoseConfig {
+        DiagnoseConfig {
+            hops: hops::HopHints::default(),
+            no_redact: false,
+            redact_headers: Vec::new(),
+            keep_plain: false,
+            max_listed: MAX_LISTED,
+        }
+    }
+}
+
+/// What was judged but not kept for the report's lists (past `--max-listed`): counted, so
+/// the summary's totals by verdict and problem stay exact while memory stays bounded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NotListed {
+    pub handshakes: u64,
+    pub sessions: u64,
+    pub plain: u64,
+    pub by_verdict: BTreeMap<&'static str, u64>,
+    pub by_problem: BTreeMap<&'static str, u64>,
+}
+
+impl NotListed {
+    pub fn handshake(&mut self, h: &Handshake) {
+        self.handshakes += 1;
+        *self.by_verdict.entry(h.verdict.name()).or_default() += 1;
+        for p in &h.problems {
+            *self.by_problem.entry(p.code()).or_default() += 1;
+        }
+    }
+
+    pub fn session(&mut self, s: &SessionFinding) {
+        self.sessions += 1;
+        for p in &s.problems {
+            *self.by_problem.entry(p.code()).or_default() += 1;
+        }
+    }
+
+    pub fn add(&mut self, other: &NotListed) {
+        self.handshakes += other.handshakes;
+        self.sessions += other.sessions;
+        self.plain += other.plain;
+        for (k, n) in &other.by_verdict {
+            *self.by_verdict.entry(k).or_default() += n;
+        }
+        for (k, n) in &other.by_problem {
+            *self.by_problem.entry(k).or_default() += n;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.handshakes == 0 && self.sessions == 0 && self.plain == 0
+    }
 }
 
 /// Requests remembered for telling the hops apart: enough for any test capture, bounded for
@@ -269,6 +336,8 @@ pub struct Diagnoser {
     polling: polling::PollingWatch,
     sessions: Vec<SessionFinding>,
     plain: Vec<PlainRequest>,
+    /// Plain requests past `config.max_listed`.
+    plain_not_listed: u64,
     counts: Counts,
     warnings: Vec<Warning>,
 }
@@ -386,6 +455,10 @@ impl Diagnoser {
             sessions: self.sessions,
             handshakes: self.done,
             plain: self.plain,
+            not_listed: NotListed {
+                plain: self.plain_not_listed,
+                ..NotListed::default()
+            },
             counts: self.counts,
             warnings: self.warnings,
         }
@@ -452,8 +525,13 @@ impl Diagnoser {
                 .flatten()
             {
                 let protocol = String::from_utf8_lossy(protocol.trim_ascii()).to_ascii_lowercase();
-                let protocol: String = protocol.chars().take(32).collect();
-                *self.counts.other_upgrades.entry(protocol).or_default() += 1;
+                let mut protocol: String = protocol.chars().take(32).collect();
+                // A capture of an attack can name a new protocol in every request.
+                let upgrades = &mut self.counts.other_upgrades;
+                if upgrades.len() >= OTHER_UPGRADES_CAP && !upgrades.contains_key(&protocol) {
+                    protocol = OTHER_UPGRADES_REST.to_string();
+                }
+                *upgrades.entry(protocol).or_default() += 1;
             }
             PendingKind::Plain(self.config.keep_plain.then(|| {
                 Box::new(PlainRequest {
@@ -570,8 +648,12 @@ impl Diagnoser {
     fn finish(&mut self, p: Pending, resp: Option<&ResponseHead>, at: Option<PacketRef>) {
         match p.kind {
             PendingKind::Plain(Some(mut plain)) => {
-                plain.status = resp.map(|r| r.status);
-                self.plain.push(*plain);
+                if self.plain.len() < self.config.max_listed {
+                    plain.status = resp.map(|r| r.status);
+                    self.plain.push(*plain);
+                } else {
+                    self.plain_not_listed += 1;
+                }
             }
             PendingKind::Plain(None) => {}
             PendingKind::Handshake(mut hs, key) => {
@@ -666,6 +748,8 @@ pub struct Findings {
     pub handshakes: Vec<Box<Handshake>>,
     pub sessions: Vec<SessionFinding>,
     pub plain: Vec<PlainRequest>,
+    /// What the lists above leave out (`--max-listed`).
+    pub not_listed: NotListed,
     pub counts: Counts,
     pub warnings: Vec<Warning>,
 }
@@ -1003,6 +1087,54 @@ mod tests {
     use super::*;
     use crate::common::Direction;
     use crate::http::{HeadBuffers, HttpConfig, HttpConn};
+
+    /// Feeds `requests` (client to server) into a fresh diagnoser with `cfg` and returns it.
+    fn diagnose_requests(cfg: DiagnoseConfig, requests: &[u8]) -> Diagnoser {
+        let mut diag = Diagnoser::new(cfg);
+        let info = ConnInfo {
+            id: ConnId(1),
+            client: "127.0.0.1:40000".parse().unwrap(),
+            server: "127.0.0.1:8080".parse().unwrap(),
+            first_packet: PacketRef::default(),
+        };
+        let mut conn = HttpConn::new(&HttpConfig::default());
+        let mut heads = HeadBuffers::default();
+        conn.data(Direction::ToServer, requests, &mut heads, &mut |e| {
+            diag.http_event(&info, PacketRef::default(), &e)
+        });
+        diag.connection_closed(&info);
+        diag
+    }
+
+    #[test]
+    fn other_upgrades_count_a_bounded_number_of_protocols_apart() {
+        let requests: Vec<u8> = (0..200)
+            .flat_map(|i| {
+                format!("GET / HTTP/1.1\r\nUpgrade: proto-{}\r\n\r\n", i % 100).into_bytes()
+            })
+            .collect();
+        let f = diagnose_requests(DiagnoseConfig::default(), &requests).finish_all();
+        let upgrades = &f.counts.other_upgrades;
+        assert_eq!(upgrades.len(), OTHER_UPGRADES_CAP + 1);
+        assert_eq!(upgrades.values().sum::<u64>(), 200);
+        // The first 64 protocols named, twice each; the other 36 together.
+        assert_eq!(upgrades["proto-0"], 2);
+        assert_eq!(upgrades[OTHER_UPGRADES_REST], 72);
+    }
+
+    #[test]
+    fn plain_requests_kept_for_all_stop_at_max_listed_and_are_counted() {
+        let requests = b"GET /poll HTTP/1.1\r\nHost: a\r\n\r\n".repeat(30);
+        let cfg = DiagnoseConfig {
+            keep_plain: true,
+            max_listed: 10,
+            ..DiagnoseConfig::default()
+        };
+        let f = diagnose_requests(cfg, &requests).finish_all();
+        assert_eq!((f.plain.len(), f.not_listed.plain), (10, 20));
+        assert_eq!(f.counts.http_requests, 30);
+        assert_eq!(f.plain[0].target, "/poll");
+    }
 
     #[test]
     fn requests_waiting_on_one_connection_are_bounded() {

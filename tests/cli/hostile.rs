@@ -648,6 +648,83 @@ fn write_open_connections(path: &Path, n: u32, data: &[u8], hole: u32) {
     p.into_inner().flush().unwrap();
 }
 
+/// The incident's upstream request: nginx before 1.29.7 without the WebSocket lines.
+const BROKEN_HANDSHAKE: &[u8] = b"GET /ws HTTP/1.0\r\nHost: backend\r\nConnection: close\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://game.example.com\r\n\r\n";
+const NOT_FOUND: &[u8] =
+    b"HTTP/1.1 404 Not Found\r\ncontent-length: 22\r\ncontent-type: application/json\r\n\r\n{\"detail\":\"Not Found\"}";
+
+/// Writes `n` complete connections from distinct clients, each the incident's broken
+/// handshake answered 404, then both FINs: a flood of handshakes whose connections all end.
+fn write_handshake_flood(path: &Path, n: u32) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut p = Pcap::new(file);
+    for i in 0..n {
+        let src = (
+            [10, (i >> 16) as u8, (i >> 8) as u8, i as u8],
+            1024 + (i & 0x3fff) as u16,
+        );
+        let from = |client: bool, seq: u32, flags: u8, payload: &[u8]| {
+            let mut s = Seg::new(client, 0, seq, flags, payload);
+            if client {
+                s.src = src;
+            } else {
+                s.dst = src;
+            }
+            s.ipv4()
+        };
+        p.packet(&from(true, 1000, SYN, b""));
+        p.packet(&from(false, 5000, SYN | ACK, b""));
+        p.packet(&from(true, 1001, PSH | ACK, BROKEN_HANDSHAKE));
+        p.packet(&from(false, 5001, PSH | ACK, NOT_FOUND));
+        let client_end = 1001 + BROKEN_HANDSHAKE.len() as u32;
+        p.packet(&from(true, client_end, FIN | ACK, b""));
+        p.packet(&from(false, 5001 + NOT_FOUND.len() as u32, FIN | ACK, b""));
+    }
+    p.into_inner().flush().unwrap();
+}
+
+#[test]
+fn a_flood_of_handshakes_is_counted_whole_and_listed_up_to_max_listed() {
+    let path = temp_path("handshake-flood.pcap");
+    write_handshake_flood(&path, 300);
+    let (code, v, _) = analyze_file(&path, &["--max-listed", "100"]);
+    assert_eq!(code, 1, "{}", v["summary"]);
+    let s = &v["summary"];
+    assert_eq!(
+        (s["handshakes"].as_u64(), s["connections"].as_u64()),
+        (Some(300), Some(300))
+    );
+    assert_eq!(s["by_verdict"]["broken"], 300, "{s}");
+    assert_eq!(s["by_problem"]["http10_downgrade"], 300, "{s}");
+    assert_eq!(verdicts(&v).len(), 100);
+    assert_eq!(warnings(&v, "report_limit"), 1, "{s}");
+    let w = v["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["code"] == "report_limit")
+        .unwrap();
+    let message = w["message"].as_str().unwrap();
+    assert!(
+        message.contains("the first 100 of each: 200 handshakes more"),
+        "{message}"
+    );
+    // The default lists all 300, with the same counts and no warning.
+    let (_, all, _) = analyze_file(&path, &[]);
+    assert_eq!(verdicts(&all).len(), 300);
+    assert_eq!(warnings(&all, "report_limit"), 0);
+    for key in [
+        "handshakes",
+        "by_verdict",
+        "by_problem",
+        "http_requests",
+        "http_responses",
+    ] {
+        assert_eq!(all["summary"][key], s[key], "{key}");
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
 /// Writes `n` SYNs from distinct client addresses and ports to one server port, as a pcap.
 fn write_half_open(path: &Path, n: u32) {
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
@@ -777,6 +854,16 @@ fn memory_ceiling_holds_on_the_synthetic_worst_cases() {
         },
     );
     assert!(warnings(&v, "head_buffer_limit") >= 1000);
+
+    // 300,000 handshakes, every one judged (about 1 GB of report without `--max-listed`).
+    let v = worst_case(
+        "handshake-flood.pcap",
+        "300,000 handshakes, each on its own connection",
+        |p| write_handshake_flood(p, 300_000),
+    );
+    assert_eq!(v["summary"]["handshakes"], 300_000);
+    assert_eq!(v["summary"]["by_verdict"]["broken"], 300_000);
+    assert_eq!(warnings(&v, "report_limit"), 1);
 
     // 100 connections, each 3 MB behind a hole never filled (300 MB without the budget).
     let v = worst_case(

@@ -744,6 +744,81 @@ fn parallel_runs_give_the_sequential_report_byte_for_byte() {
 }
 
 #[test]
+fn max_listed_bounds_the_merged_lists_and_keeps_the_summary_exact() {
+    // Single-hop captures (no pairing across hops, which the unlisted would miss).
+    let files: Vec<String> = [
+        "incident-upstream.pcap",
+        "correct-session.pcap",
+        "backend-rejected.pcap",
+        "keepalive-no-upgrade.pcap",
+        "session-pings.pcap",
+        "keepalive-correct.pcap",
+        "plain-http.pcap",
+    ]
+    .iter()
+    .map(|f| sample(f))
+    .collect();
+    let report = |extra: &[&str]| {
+        let mut args = vec!["analyze", "--all", "--format", "json"];
+        args.extend(extra);
+        args.extend(files.iter().map(String::as_str));
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 1, "{err}");
+        (
+            out.clone(),
+            serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+        )
+    };
+    let (_, all) = report(&[]);
+    let (one, capped) = report(&["--max-listed", "2", "--jobs", "1"]);
+    let (three, _) = report(&["--max-listed", "2", "--jobs", "3"]);
+    assert_eq!(one, three, "--jobs 3 differs from --jobs 1");
+    let len = |v: &serde_json::Value, key: &str| v[key].as_array().unwrap().len();
+    assert!(len(&all, "handshakes") > 2 && len(&all, "sessions") > 2 && len(&all, "requests") > 2);
+    assert_eq!(
+        (
+            len(&capped, "handshakes"),
+            len(&capped, "sessions"),
+            len(&capped, "requests")
+        ),
+        (2, 2, 2)
+    );
+    // The first inputs' first: the incident's two handshakes.
+    let inputs: Vec<&str> = capped["handshakes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["input"].as_str().unwrap())
+        .collect();
+    assert!(
+        inputs.iter().all(|i| i.ends_with("incident-upstream.pcap")),
+        "{inputs:?}"
+    );
+    for key in [
+        "handshakes",
+        "sessions",
+        "by_verdict",
+        "by_problem",
+        "http_requests",
+    ] {
+        assert_eq!(capped["summary"][key], all["summary"][key], "{key}");
+    }
+    assert_eq!(capped["summary"]["by_warning"]["report_limit"], 1);
+    let handshakes = all["summary"]["handshakes"].as_u64().unwrap();
+    let message = capped["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["code"] == "report_limit")
+        .map(|w| w["message"].as_str().unwrap().to_string())
+        .unwrap();
+    assert!(
+        message.contains(&format!("{} handshakes", handshakes - 2)),
+        "{message}"
+    );
+}
+
+#[test]
 fn a_directory_is_the_capture_files_in_it_by_name() {
     let dir = std::env::temp_dir().join(format!("wsdiag-dir-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
