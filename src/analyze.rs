@@ -505,11 +505,12 @@ impl InputAnalysis {
                 nginx: None,
             };
             let r = f(Live::Handshake(&finding));
-            if self.handed_out.len() < self.max_listed {
-                self.handed_out.push(finding.handshake);
-            } else {
-                self.not_listed.handshake(&finding.handshake);
-            }
+            keep_first(
+                &mut self.handed_out,
+                [finding.handshake],
+                self.max_listed,
+                |h| self.not_listed.handshake(&h),
+            );
             r?;
         }
         for session in self.sink.diag.take_finished_sessions() {
@@ -518,11 +519,12 @@ impl InputAnalysis {
                 session,
             };
             let r = f(Live::Session(&record));
-            if self.sessions_handed_out.len() < self.max_listed {
-                self.sessions_handed_out.push(record.session);
-            } else {
-                self.not_listed.session(&record.session);
-            }
+            keep_first(
+                &mut self.sessions_handed_out,
+                [record.session],
+                self.max_listed,
+                |s| self.not_listed.session(&s),
+            );
             r?;
         }
         Ok(())
@@ -540,24 +542,16 @@ impl InputAnalysis {
         let mut findings = diag.finish_all();
         // Those judged only now come after the ones handed out: the first judged are listed.
         let late = std::mem::replace(&mut findings.handshakes, self.handed_out);
-        for h in late {
-            if findings.handshakes.len() < self.max_listed {
-                findings.handshakes.push(h);
-            } else {
-                self.not_listed.handshake(&h);
-            }
-        }
+        keep_first(&mut findings.handshakes, late, self.max_listed, |h| {
+            self.not_listed.handshake(&h)
+        });
         findings.handshakes.sort_by_key(|h| h.request_packet);
         crate::diagnose::hops::correlate(&mut findings.handshakes, &findings.seen, &self.hop_hints);
         findings.stuck_on_polling = findings.polling.judge(&findings.handshakes);
         let late = std::mem::replace(&mut findings.sessions, self.sessions_handed_out);
-        for s in late {
-            if findings.sessions.len() < self.max_listed {
-                findings.sessions.push(s);
-            } else {
-                self.not_listed.session(&s);
-            }
-        }
+        keep_first(&mut findings.sessions, late, self.max_listed, |s| {
+            self.not_listed.session(&s)
+        });
         findings.not_listed.add(&self.not_listed);
         findings
             .sessions
@@ -647,34 +641,24 @@ impl Merged {
         }
         // The lists hold at most `max_listed` of each over all inputs, the first inputs' first.
         let mut left_out = f.not_listed;
-        for handshake in f.handshakes {
-            if a.handshakes.len() < self.max_listed {
-                a.handshakes.push(Finding {
-                    input: r.name.clone(),
-                    handshake,
-                    nginx: None,
-                });
-            } else {
-                left_out.handshake(&handshake);
-            }
-        }
-        for session in f.sessions {
-            if a.sessions.len() < self.max_listed {
-                a.sessions.push(SessionRecord {
-                    input: r.name.clone(),
-                    session,
-                });
-            } else {
-                left_out.session(&session);
-            }
-        }
-        for plain in f.plain {
-            if a.plain.len() < self.max_listed {
-                a.plain.push(plain);
-            } else {
-                left_out.plain += 1;
-            }
-        }
+        let handshakes = f.handshakes.into_iter().map(|handshake| Finding {
+            input: r.name.clone(),
+            handshake,
+            nginx: None,
+        });
+        keep_first(&mut a.handshakes, handshakes, self.max_listed, |f| {
+            left_out.handshake(&f.handshake)
+        });
+        let sessions = f.sessions.into_iter().map(|session| SessionRecord {
+            input: r.name.clone(),
+            session,
+        });
+        keep_first(&mut a.sessions, sessions, self.max_listed, |s| {
+            left_out.session(&s.session)
+        });
+        keep_first(&mut a.plain, f.plain, self.max_listed, |_| {
+            left_out.plain += 1
+        });
         if !left_out.is_empty() {
             self.first_not_listed.get_or_insert_with(|| r.name.clone());
             self.not_listed.add(&left_out);
@@ -718,6 +702,23 @@ impl Merged {
         self.analysis.warnings = self.warnings.listed;
         self.analysis.warnings_not_listed = self.warnings.not_listed;
         self.analysis
+    }
+}
+
+/// Appends `more` to `list` while it holds fewer than `max` (`--max-listed`); hands each of the
+/// rest to `left_out`, to be counted.
+fn keep_first<T>(
+    list: &mut Vec<T>,
+    more: impl IntoIterator<Item = T>,
+    max: usize,
+    mut left_out: impl FnMut(T),
+) {
+    for item in more {
+        if list.len() < max {
+            list.push(item);
+        } else {
+            left_out(item);
+        }
     }
 }
 

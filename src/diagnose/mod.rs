@@ -1088,15 +1088,20 @@ mod tests {
     use crate::common::Direction;
     use crate::http::{HeadBuffers, HttpConfig, HttpConn};
 
-    /// Feeds `requests` (client to server) into a fresh diagnoser with `cfg` and returns it.
-    fn diagnose_requests(cfg: DiagnoseConfig, requests: &[u8]) -> Diagnoser {
-        let mut diag = Diagnoser::new(cfg);
-        let info = ConnInfo {
+    /// Connection 1, 127.0.0.1:40000 -> 127.0.0.1:8080.
+    fn test_conn() -> ConnInfo {
+        ConnInfo {
             id: ConnId(1),
             client: "127.0.0.1:40000".parse().unwrap(),
             server: "127.0.0.1:8080".parse().unwrap(),
             first_packet: PacketRef::default(),
-        };
+        }
+    }
+
+    /// Feeds `requests` (client to server) into a fresh diagnoser with `cfg` and returns it.
+    fn diagnose_requests(cfg: DiagnoseConfig, requests: &[u8]) -> Diagnoser {
+        let mut diag = Diagnoser::new(cfg);
+        let info = test_conn();
         let mut conn = HttpConn::new(&HttpConfig::default());
         let mut heads = HeadBuffers::default();
         conn.data(Direction::ToServer, requests, &mut heads, &mut |e| {
@@ -1139,12 +1144,7 @@ mod tests {
     #[test]
     fn requests_waiting_on_one_connection_are_bounded() {
         let mut diag = Diagnoser::new(DiagnoseConfig::default());
-        let info = ConnInfo {
-            id: ConnId(1),
-            client: "127.0.0.1:40000".parse().unwrap(),
-            server: "127.0.0.1:8080".parse().unwrap(),
-            first_packet: PacketRef::default(),
-        };
+        let info = test_conn();
         let mut conn = HttpConn::new(&HttpConfig::default());
         let mut heads = HeadBuffers::default();
         let handshake = b"GET /ws HTTP/1.1\r\nHost: a\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";

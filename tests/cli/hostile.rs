@@ -621,6 +621,14 @@ fn out_of_order_bytes_of_many_connections_share_one_budget() {
     let _ = std::fs::remove_file(&path);
 }
 
+/// The `i`th of many distinct clients (address and port).
+fn client(i: u32) -> ([u8; 4], u16) {
+    (
+        [10, (i >> 16) as u8, (i >> 8) as u8, i as u8],
+        1024 + (i & 0x3fff) as u16,
+    )
+}
+
 /// Writes `n` connections from distinct clients to one server port, each a SYN and then
 /// `data` in segments of 1460 bytes, starting `hole` bytes after the SYN (a hole never filled
 /// when not 0). No answer and no FIN: every connection stays live, holding what it was sent,
@@ -629,10 +637,7 @@ fn write_open_connections(path: &Path, n: u32, data: &[u8], hole: u32) {
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let mut p = Pcap::new(file);
     for i in 0..n {
-        let src = (
-            [10, (i >> 16) as u8, (i >> 8) as u8, i as u8],
-            1024 + (i & 0x3fff) as u16,
-        );
+        let src = client(i);
         let isn = i.wrapping_mul(7919);
         let mut s = Seg::new(true, 0, isn, SYN, b"");
         s.src = src;
@@ -659,10 +664,7 @@ fn write_handshake_flood(path: &Path, n: u32) {
     let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
     let mut p = Pcap::new(file);
     for i in 0..n {
-        let src = (
-            [10, (i >> 16) as u8, (i >> 8) as u8, i as u8],
-            1024 + (i & 0x3fff) as u16,
-        );
+        let src = client(i);
         let from = |client: bool, seq: u32, flags: u8, payload: &[u8]| {
             let mut s = Seg::new(client, 0, seq, flags, payload);
             if client {
