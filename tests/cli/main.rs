@@ -805,13 +805,7 @@ fn max_listed_bounds_the_merged_lists_and_keeps_the_summary_exact() {
     }
     assert_eq!(capped["summary"]["by_warning"]["report_limit"], 1);
     let handshakes = all["summary"]["handshakes"].as_u64().unwrap();
-    let message = capped["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["code"] == "report_limit")
-        .map(|w| w["message"].as_str().unwrap().to_string())
-        .unwrap();
+    let message = util::warning_message(&capped, "report_limit");
     assert!(
         message.contains(&format!("{} handshakes", handshakes - 2)),
         "{message}"

@@ -78,6 +78,15 @@ pub fn golden(name: &str, actual: &str) {
     }
 }
 
+/// The message of the first warning with `code` listed in a JSON report.
+pub fn warning_message<'a>(report: &'a serde_json::Value, code: &str) -> &'a str {
+    report["warnings"]
+        .as_array()
+        .and_then(|ws| ws.iter().find(|w| w["code"] == code))
+        .and_then(|w| w["message"].as_str())
+        .unwrap_or_else(|| panic!("no {code} warning listed"))
+}
+
 pub fn sample(name: &str) -> String {
     let p = Path::new("samples").join(name);
     assert!(root().join(&p).exists(), "sample {name} is missing");
