@@ -8,7 +8,10 @@
 # Generates one capture of each kind (examples/gen_capture.rs: "small" = many small HTTP
 # exchanges, "mss" = MSS-sized segments), checks that wsdiag's counts equal the generator's
 # truth exactly (fails loudly otherwise), then times, each file in page cache and on one core:
-#   - the reading floor (examples/read_floor.rs: same reader, every packet decoded, no reassembly)
+#   - the reading floor (examples/read_floor.rs: wsdiag's reader, every packet decoded by
+#     etherparse, no reassembly: "pcap-parser + etherparse", as issue 6 defines the floor)
+#   - "reader": the same with wsdiag's own decoder (read_floor --wsdiag-decode), what reading
+#     alone costs wsdiag analyze (its vs_floor is above 1)
 #   - wsdiag analyze --format json --jobs 1
 #   - tshark with desegmentation (when installed; skipped past 1 GiB, it takes minutes)
 # (wall time: hyperfine's mean; needs hyperfine and GNU time: apt-get install hyperfine time)
@@ -53,10 +56,12 @@ PY
   bytes=$(stat -c %s "$f"); packets=$(python3 -c "import json;print(json.load(open('$f.truth.json'))['packets'])")
   cat "$f" > /dev/null # into page cache
   read -r ft frss < <(best taskset -c "$CPU" $BIN/examples/read_floor "$f")
+  read -r rt rrss < <(best taskset -c "$CPU" $BIN/examples/read_floor --wsdiag-decode "$f")
   read -r wt wrss < <(best taskset -c "$CPU" $BIN/wsdiag analyze --format json --jobs 1 -o /dev/null "$f")
   row() { awk -v k="$kind" -v n="$1" -v t="$2" -v r="$3" -v b="$bytes" -v p="$packets" -v f="$ft" \
     'BEGIN{printf "%-6s %-8s %10.2f %12.0f %12.0f %10.2f %8.1f\n", k, n, t, b/1048576/t, p/t, f/t, r/1024}'; }
   row floor "$ft" "$frss"
+  row reader "$rt" "$rrss"
   row wsdiag "$wt" "$wrss"
   if command -v tshark >/dev/null && [ "$bytes" -le $((1 << 30)) ] && [ "${TSHARK:-1}" = 1 ]; then
     /usr/bin/time -f '%e %M' -o "$DIR/time.out" taskset -c "$CPU" tshark -r "$f" -o tcp.desegment_tcp_streams:TRUE \

@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::analyze::{AnalyzeConfig, InputAnalysis, InputResult, Merged};
 use crate::common::{Direction, PacketRef, Timestamp};
-use crate::decode::{decode as decode_packet, Decoded, TcpFlags, TcpSegment};
+use crate::decode::{decode as decode_packet, reference, Decoded, TcpFlags, TcpSegment};
 use crate::diagnose::{DiagnoseConfig, Diagnoser};
 use crate::http::{HeadBuffers, HttpConfig, HttpConn, HttpEvent};
 use crate::report::{self, Analysis, InputInfo, Output, Reporter};
@@ -62,7 +62,8 @@ const LINKS: [LinkType; 8] = [
     LinkType::LINUX_SLL2,
 ];
 
-/// Decodes one packet: the first byte chooses the link type, the rest is the packet.
+/// Decodes one packet: the first byte chooses the link type, the rest is the packet. The
+/// result must equal the reference decoder's.
 pub fn decode(data: &[u8]) {
     let Some((&first, bytes)) = data.split_first() else {
         return;
@@ -78,7 +79,10 @@ pub fn decode(data: &[u8]) {
         data: bytes,
         orig_len: bytes.len() as u32,
     };
-    match decode_packet(&packet) {
+    let decoded = decode_packet(&packet);
+    // The fixed-offset reading of common packets agrees with etherparse's.
+    assert_eq!(format!("{decoded:?}"), format!("{:?}", reference(&packet)));
+    match decoded {
         Decoded::Tcp(seg) => {
             // The payload is a view into the packet, never beyond it.
             let (start, end) = (
