@@ -13,7 +13,7 @@
 #   - "reader": the same with wsdiag's own decoder (read_floor --wsdiag-decode), what reading
 #     alone costs wsdiag analyze (its vs_floor is above 1)
 #   - wsdiag analyze --format json --jobs 1
-#   - tshark with desegmentation (when installed; skipped past 1 GiB, it takes minutes)
+#   - tshark with desegmentation (when installed; skipped past 2 GiB, it takes minutes)
 # (wall time: hyperfine's mean; needs hyperfine and GNU time: apt-get install hyperfine time)
 # and prints MiB/s, packets/s, the ratio to the floor and peak RSS (/usr/bin/time -f %M).
 set -euo pipefail
@@ -63,7 +63,7 @@ PY
   row floor "$ft" "$frss"
   row reader "$rt" "$rrss"
   row wsdiag "$wt" "$wrss"
-  if command -v tshark >/dev/null && [ "$bytes" -le $((1 << 30)) ] && [ "${TSHARK:-1}" = 1 ]; then
+  if command -v tshark >/dev/null && [ "$bytes" -le $((2 << 30)) ] && [ "${TSHARK:-1}" = 1 ]; then
     /usr/bin/time -f '%e %M' -o "$DIR/time.out" taskset -c "$CPU" tshark -r "$f" -o tcp.desegment_tcp_streams:TRUE \
       -d tcp.port==8080,http -Y websocket -T fields -e frame.number >/dev/null 2>&1 || true
     out=$(tail -1 "$DIR/time.out")
