@@ -4,12 +4,12 @@
 #   sudo benches/live.sh [SECONDS] [CONNECTIONS] [BYTES]
 #        defaults: 10 s of load, 16 connections, a 256 KiB file (BYTES=100: many small packets)
 #
-# Needs root (libpcap on lo), nginx, wrk and curl (apt-get install nginx wrk curl). Starts one nginx
+# Needs root (libpcap on lo), nginx, wrk, curl and GNU time (apt-get install nginx wrk curl time). Starts one nginx
 # (worker_processes 1) in a temporary directory, with a proxy on 127.0.0.1:8000 (keepalive
 # upstream, HTTP/1.1, proxy_buffering off) in front of a "backend" on 127.0.0.1:8081 that serves
 # a static file of BYTES (uvicorn tops out far below 1 Gbit/s here), captures the proxy ->
 # backend hop with `wsdiag capture lo --port 8081`, drives the proxy with wrk, and prints wrk's
-# throughput and wsdiag's summary: packets, requests and responses, and libpcap's drop
+# throughput, wsdiag's CPU time and peak RSS, and its summary: packets, requests and responses, and libpcap's drop
 # counters (both must be 0). Five handshakes that the proxy breaks are sent under the load and
 # one after it; each finding must be read from wsdiag's output within 100 ms of the backend's
 # response.
@@ -53,7 +53,7 @@ nginx -c "$DIR/nginx.conf" -p "$DIR"
 trap 'nginx -c "$DIR/nginx.conf" -p "$DIR" -s stop 2>/dev/null || true' EXIT
 # wsdiag's JSON Lines go through a pipe to a reader that stamps each line with its arrival time,
 # so the time from the backend's response (its capture timestamp) to the finding is known.
-( "$BIN" capture lo --port 8081 --duration $((SECS + 4)) --format jsonl 2> "$DIR/capture.err" |
+( /usr/bin/time -f '%U %S %M' -o "$DIR/time.out" "$BIN" capture lo --port 8081 --duration $((SECS + 4)) --format jsonl 2> "$DIR/capture.err" |
   python3 -u -c 'import sys, time
 for line in sys.stdin:
     sys.stdout.write("%.6f %s" % (time.time(), line))' > "$DIR/cap.stamped" ) &
@@ -76,7 +76,7 @@ curl -s -o /dev/null -H 'Connection: Upgrade' -H 'Upgrade: websocket' \
   -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H 'Sec-WebSocket-Version: 13' \
   "http://127.0.0.1:8000/ws/idle" || true
 wait $CAP || true
-python3 - "$DIR/cap.stamped" <<'PY'
+python3 - "$DIR/cap.stamped" "$DIR/time.out" <<'PY'
 import datetime, json, sys
 summary, delays = None, []
 for line in open(sys.argv[1]):
@@ -95,6 +95,9 @@ print("wsdiag: %s packets, %s requests, %s responses; capture: %s" % (
     json.dumps(cap)))
 print("handshakes reported: %d; backend response -> finding read: %s ms" % (
     len(delays), ", ".join("%.1f" % d for d in delays)))
+user, system, rss = open(sys.argv[2]).read().split()[-3:]
+print("wsdiag's own cost: %.2f s CPU (user %s, system %s), peak RSS %.0f MiB" % (
+    float(user) + float(system), user, system, int(rss) / 1024))
 if cap.get("dropped") != 0 or cap.get("if_dropped") != 0:
     sys.exit("DROPS reported by libpcap")
 if len(delays) < 6 or max(delays) > 100:

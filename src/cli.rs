@@ -218,8 +218,8 @@ struct CaptureArgs {
     #[arg(long, value_name = "N")]
     count: Option<u64>,
 
-    /// Kernel capture buffer in MiB: how long wsdiag may fall behind a burst before packets
-    /// are dropped (libpcap's immediate mode keeps one slot of up to 64 KiB per packet on `lo`).
+    /// Kernel capture buffer in MiB: how far wsdiag may fall behind a burst before packets
+    /// are dropped (packets are packed into it as they come; peak RSS includes it).
     #[arg(long, value_name = "MiB", default_value_t = 128,
           value_parser = clap::value_parser!(u32).range(1..=2047))]
     buffer_size: u32,

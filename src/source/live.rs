@@ -1,5 +1,5 @@
-//! Live capture through libpcap (cargo feature `capture`): opens an interface in immediate mode
-//! with a kernel filter and hands out [`Packet`]s numbered like a file's, optionally teeing them
+//! Live capture through libpcap (cargo feature `capture`): opens an interface with a kernel
+//! filter and hands out [`Packet`]s numbered like a file's, optionally teeing them
 //! into a pcap file. Stopping (Ctrl-C, SIGTERM, a timer) goes through [`Stopper`], which calls
 //! libpcap's breakloop: a read timeout alone does not unblock an idle capture on libpcap 1.10.
 
@@ -13,6 +13,17 @@ use super::writer::PcapWriter;
 use super::{LinkType, Packet};
 use crate::common::Timestamp;
 
+/// How long the kernel may hold captured packets before handing them over, in milliseconds.
+///
+/// Not immediate mode: there libpcap (TPACKET_V2) gives every packet a slot of the snaplen,
+/// 64 KiB on `lo`, so a 128 MiB buffer held only about 2,000 packets, and each packet woke the
+/// process. Here (TPACKET_V3) packets are packed into blocks, handed over when a block fills or
+/// after this long. Measured with `benches/live.sh` (nginx, wrk and wsdiag on 2 cores): wsdiag's
+/// CPU time 1.42 -> 0.74 s under 3.8 Gbit/s of large responses and 3.16 -> 0.22 s under 30-40 k
+/// small exchanges a second, peak RSS 263 -> 136 MiB, no drops, and a finding still read 0.2 to
+/// 7.5 ms after the backend's response (0.1 to 1.5 ms in immediate mode; issue 6 asks 100).
+const BLOCK_TIMEOUT_MS: i32 = 10;
+
 /// What to capture.
 #[derive(Clone, Debug)]
 pub struct LiveConfig {
@@ -20,8 +31,8 @@ pub struct LiveConfig {
     /// A BPF expression, already built from `--port` or taken from `--filter`.
     pub filter: String,
     pub snaplen: i32,
-    /// The kernel capture buffer, bytes. In immediate mode libpcap uses fixed-size slots of
-    /// up to snaplen (on `lo`, 64 KiB), so this decides how long the process may lag.
+    /// The kernel capture buffer, bytes: how far the process may lag before packets are
+    /// dropped. Packets are packed into it as they come (see [`BLOCK_TIMEOUT_MS`]).
     pub buffer_bytes: i32,
 }
 
@@ -100,7 +111,8 @@ pub fn interfaces() -> Result<Vec<(String, Option<String>)>, CaptureError> {
 }
 
 impl LiveCapture {
-    /// Opens `cfg.interface` in immediate mode with the kernel filter, and the tee file if asked.
+    /// Opens `cfg.interface` with the kernel filter (packets in blocks, [`BLOCK_TIMEOUT_MS`]),
+    /// and the tee file if asked.
     pub fn open(cfg: &LiveConfig, tee: Option<&Path>) -> Result<LiveCapture, CaptureError> {
         let interface = cfg.interface.clone();
         let classify = |e: pcap::Error| {
@@ -129,11 +141,11 @@ impl LiveCapture {
         let inactive =
             Capture::from_device(Device::from(cfg.interface.as_str())).map_err(classify)?;
         let mut cap = inactive
-            .immediate_mode(true)
+            .immediate_mode(false)
             .promisc(false)
             .snaplen(cfg.snaplen)
             .buffer_size(cfg.buffer_bytes)
-            .timeout(250)
+            .timeout(BLOCK_TIMEOUT_MS)
             .open()
             .map_err(classify)?;
         cap.filter(&cfg.filter, true)
