@@ -21,7 +21,7 @@ use crate::common::Timestamp;
 /// after this long. Measured with `benches/live.sh` (nginx, wrk and wsdiag on 2 cores): wsdiag's
 /// CPU time 1.42 -> 0.74 s under 3.8 Gbit/s of large responses and 3.16 -> 0.22 s under 30-40 k
 /// small exchanges a second, peak RSS 263 -> 136 MiB, no drops, and a finding still read 0.2 to
-/// 7.5 ms after the backend's response (0.1 to 1.5 ms in immediate mode; issue 6 asks 100).
+/// 9.4 ms after the backend's response (0.1 to 3.3 ms in immediate mode; issue 6 asks 100).
 const BLOCK_TIMEOUT_MS: i32 = 10;
 
 /// What to capture.
