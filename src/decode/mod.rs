@@ -70,24 +70,51 @@ pub fn decode<'a>(packet: &Packet<'a>) -> Decoded<'a> {
     }
 }
 
+/// The link header in front of IP, for the link types wsdiag reads.
+struct LinkHeader {
+    /// For "cut short" errors.
+    name: &'static str,
+    len: usize,
+    /// Where its EtherType (the protocol after it) is, when it has one; without one, IP follows
+    /// and its version nibble tells v4 from v6.
+    ether_type_at: Option<usize>,
+}
+
+fn link_header(link: LinkType) -> Option<LinkHeader> {
+    let (name, len, ether_type_at) = match link.0 {
+        1 => ("Ethernet", 14, Some(12)),
+        // Linux cooked v1: protocol in the last 2 bytes.
+        113 => ("Linux cooked (SLL)", 16, Some(14)),
+        // Linux cooked v2: protocol in the first 2 bytes.
+        276 => ("Linux cooked v2 (SLL2)", 20, Some(0)),
+        // BSD loopback: a 4-byte address family, host byte order (NULL) or big-endian (LOOP).
+        0 | 108 => ("loopback (NULL)", 4, None),
+        12 | 14 | 101 | 228 | 229 => ("raw IP", 0, None),
+        _ => return None,
+    };
+    Some(LinkHeader {
+        name,
+        len,
+        ether_type_at,
+    })
+}
+
+fn be16(b: &[u8], i: usize) -> u16 {
+    u16::from_be_bytes([b[i], b[i + 1]])
+}
+
 /// The common case, or None: a link header of a supported type carrying IPv4 (no fragment) or
 /// IPv6 (no extension header) carrying TCP, with the IP length within the captured bytes and a
 /// valid TCP header length. Payload and addresses as [`reference`] reads them.
 #[inline]
 fn plain_tcp<'a>(packet: &Packet<'a>) -> Option<TcpSegment<'a>> {
     let data = packet.data;
-    let be16 = |b: &[u8], i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
-    // Where IP starts, and where the EtherType is when the link header has one.
-    let (start, ether_type) = match packet.link.0 {
-        1 => (14, Some(12)),
-        113 => (16, Some(14)),
-        276 => (20, Some(0)),
-        0 | 108 => (4, None),
-        12 | 14 | 101 | 228 | 229 => (0, None),
-        _ => return None,
-    };
-    let ip = data.get(start..)?;
-    if ether_type.is_some_and(|at| !matches!(be16(data, at), 0x0800 | 0x86dd)) {
+    let link = link_header(packet.link)?;
+    let ip = data.get(link.len..)?;
+    if link
+        .ether_type_at
+        .is_some_and(|at| !matches!(be16(data, at), 0x0800 | 0x86dd))
+    {
         return None;
     }
     let (src, dst, tcp) = match ip.first()? >> 4 {
@@ -143,43 +170,20 @@ fn plain_tcp<'a>(packet: &Packet<'a>) -> Option<TcpSegment<'a>> {
 /// wsdiag knows, with the evidence when a packet cannot be decoded.
 pub fn reference<'a>(packet: &Packet<'a>) -> Decoded<'a> {
     let data = packet.data;
-    let sliced = match packet.link.0 {
-        1 => match LaxSlicedPacket::from_ethernet(data) {
+    let Some(link) = link_header(packet.link) else {
+        return Decoded::Malformed(DecodeError::UnsupportedLink(packet.link.name()));
+    };
+    let sliced = match (data.get(link.len..), link.ether_type_at) {
+        _ if packet.link == LinkType::ETHERNET => match LaxSlicedPacket::from_ethernet(data) {
             Ok(p) => p,
-            Err(e) => return short("Ethernet", e.required_len, e.len),
+            Err(e) => return short(link.name, e.required_len, e.len),
         },
-        // Linux cooked v1: 16-byte header, protocol in the last 2 bytes.
-        113 => match data.get(..16) {
-            Some(h) => LaxSlicedPacket::from_ether_type(
-                EtherType(u16::from_be_bytes([h[14], h[15]])),
-                &data[16..],
-            ),
-            None => return short("Linux cooked (SLL)", 16, data.len()),
-        },
-        // Linux cooked v2: 20-byte header, protocol in the first 2 bytes.
-        276 => match data.get(..20) {
-            Some(h) => LaxSlicedPacket::from_ether_type(
-                EtherType(u16::from_be_bytes([h[0], h[1]])),
-                &data[20..],
-            ),
-            None => return short("Linux cooked v2 (SLL2)", 20, data.len()),
-        },
-        // BSD loopback: a 4-byte address family, host byte order (NULL) or big-endian (LOOP).
-        // Either way the IP version nibble tells v4 from v6.
-        0 | 108 => match data.get(4..) {
-            Some(ip) => match LaxSlicedPacket::from_ip(ip) {
-                Ok(p) => p,
-                Err(e) => return Decoded::Malformed(DecodeError::Invalid(format!("IP: {e}"))),
-            },
-            None => return short("loopback (NULL)", 4, data.len()),
-        },
-        12 | 14 | 101 | 228 | 229 => match LaxSlicedPacket::from_ip(data) {
+        (None, _) => return short(link.name, link.len, data.len()),
+        (Some(rest), Some(at)) => LaxSlicedPacket::from_ether_type(EtherType(be16(data, at)), rest),
+        (Some(ip), None) => match LaxSlicedPacket::from_ip(ip) {
             Ok(p) => p,
             Err(e) => return Decoded::Malformed(DecodeError::Invalid(format!("IP: {e}"))),
         },
-        _ => {
-            return Decoded::Malformed(DecodeError::UnsupportedLink(LinkType(packet.link.0).name()))
-        }
     };
     tcp_of(&sliced, packet.orig_len, data.len())
 }
