@@ -18,6 +18,11 @@ set -euo pipefail
 SECS=${1:-10}
 CONNS=${2:-16}
 BYTES=${3:-262144}
+[ "$(id -u)" = 0 ] || { echo "live.sh: capturing on lo needs root: sudo $0 $*" >&2; exit 2; }
+for tool in nginx wrk curl /usr/bin/time; do
+  command -v "$tool" >/dev/null ||
+    { echo "live.sh: $tool is missing: apt-get install nginx wrk curl time" >&2; exit 2; }
+done
 cd "$(dirname "$0")/.."
 cargo build --release --quiet --features capture --bin wsdiag
 BIN=$PWD/target/release/wsdiag
