@@ -667,8 +667,9 @@ mod tests {
     }
 
     /// A TCP packet of one of the shapes `plain_tcp` reads, with `options` bytes of IPv4
-    /// options (when IPv4) and of TCP options, behind the link header of `link`.
-    fn plain_packet(link: LinkType, v6: bool, options: usize, payload: &[u8]) -> Vec<u8> {
+    /// options (when IPv4) and of TCP options, behind the link header of `link`; and where its
+    /// IP header starts.
+    fn plain_packet(link: LinkType, v6: bool, options: usize, payload: &[u8]) -> (Vec<u8>, usize) {
         let mut ip = if v6 {
             ipv6_tcp(payload)
         } else {
@@ -698,8 +699,9 @@ mod tests {
             0 | 108 => vec![2, 0, 0, 0],
             _ => Vec::new(),
         };
+        let ip_start = link_header.len();
         link_header.extend_from_slice(&ip);
-        link_header
+        (link_header, ip_start)
     }
 
     #[test]
@@ -707,7 +709,7 @@ mod tests {
         for link in [1, 113, 276, 0, 108, 12, 14, 101, 228, 229] {
             for v6 in [false, true] {
                 for options in [0, 12] {
-                    let v = plain_packet(LinkType(link), v6, options, REQ);
+                    let (v, _) = plain_packet(LinkType(link), v6, options, REQ);
                     let p = packet(LinkType(link), &v);
                     let s = plain_tcp(&p).unwrap_or_else(|| panic!("link {link} v6 {v6}"));
                     if v6 {
@@ -739,15 +741,8 @@ mod tests {
             cut in proptest::option::weighted(0.3, 0usize..140),
             pad in 0usize..8,
         ) {
-            let mut v = plain_packet(LinkType(link), v6, options, &payload);
+            let (mut v, ip_start) = plain_packet(LinkType(link), v6, options, &payload);
             // Big-endian 16-bit writes, mostly into the IP and TCP headers.
-            let ip_start = match link {
-                1 => 14,
-                113 => 16,
-                276 => 20,
-                0 | 108 => 4,
-                _ => 0,
-            };
             for (at, x) in writes {
                 if let Some(w) = v.get_mut(ip_start + at..ip_start + at + 2) {
                     w.copy_from_slice(&x.to_be_bytes());
